@@ -1,0 +1,79 @@
+// ServerSample: what one poll of one server observed. Plain data, filled by
+// collectors (collectors/collector.h) and read by the snapshot, the metrics
+// renderer, the JSON endpoints and the routing model.
+#ifndef PGRE_COLLECTORS_SAMPLE_H_
+#define PGRE_COLLECTORS_SAMPLE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/lsn.h"
+
+namespace pgre {
+
+// One row of pg_stat_replication.
+struct StandbyRow {
+  std::string application_name;
+  std::string client_addr;  // empty for a unix socket
+  std::string state;        // streaming, catchup, startup, backup, stopping
+  std::string sync_state;   // async, sync, potential, quorum
+  std::optional<Lsn> sent_lsn, write_lsn, flush_lsn, replay_lsn;
+  // Server-reported lags in seconds; NULL from the server is kept as nullopt.
+  std::optional<double> write_lag, flush_lag, replay_lag;
+};
+
+// One row of pg_replication_slots.
+struct SlotRow {
+  std::string slot_name;
+  std::string slot_type;  // physical, logical
+  bool active = false;
+  std::optional<std::uint64_t> retained_bytes;  // current LSN - restart_lsn
+  std::string wal_status;  // reserved, extended, unreserved, lost, or empty
+  std::optional<std::int64_t> safe_wal_size;
+};
+
+// The row of pg_stat_wal_receiver (there is at most one).
+struct WalReceiverRow {
+  std::string status;  // streaming, starting, waiting, stopping, ...
+  std::optional<Lsn> written_lsn, flushed_lsn, latest_end_lsn;
+  std::optional<std::int64_t> received_tli;
+  std::optional<double> last_msg_send_time;     // unix seconds, sender clock
+  std::optional<double> last_msg_receipt_time;  // unix seconds, own clock
+  std::string sender_host;
+  std::optional<int> sender_port;
+  std::string slot_name;
+};
+
+struct ServerSample {
+  // Collector "server": recovery state, WAL positions, settings.
+  bool in_recovery = false;
+  std::optional<Lsn> current_lsn;  // pg_current_wal_lsn(); not in recovery
+  std::optional<Lsn> receive_lsn;  // pg_last_wal_receive_lsn(); in recovery
+  std::optional<Lsn> replay_lsn;   // pg_last_wal_replay_lsn(); in recovery
+  std::optional<double> last_xact_replay_timestamp;  // unix s, server clock
+  std::optional<bool> replay_paused;
+  std::optional<std::int64_t> timeline;
+  std::optional<int> max_connections;
+  std::optional<int> superuser_reserved_connections;
+
+  // Collector "stat_replication".
+  std::vector<StandbyRow> standbys;
+  // Collector "replication_slots".
+  std::vector<SlotRow> slots;
+  // Collector "wal_receiver": nullopt when the view has no row.
+  std::optional<WalReceiverRow> wal_receiver;
+  // Collector "activity": client backends by state (the agent's own
+  // connection excluded). Keys are pg_stat_activity.state values.
+  std::map<std::string, std::int64_t> connections_by_state;
+
+  // Per collector name: whether it succeeded in this poll. Fields of a
+  // collector that failed keep their defaults.
+  std::map<std::string, bool> collector_success;
+};
+
+}  // namespace pgre
+
+#endif  // PGRE_COLLECTORS_SAMPLE_H_

@@ -1,0 +1,107 @@
+// Config: what the agent monitors and how. Loaded from a YAML file or, in the
+// seed-compatible environment mode, from DATABASE_URL / READ_REPLICA_<N>_...
+// variables. Every key is declared once in config/config_keys.cc (name,
+// type, default, reloadable, doc); that table drives parsing, validation and
+// the reference in docs/configuration.md.
+//
+// Loading either returns a complete, validated Config or an error; nothing
+// is ever half-applied.
+#ifndef PGRE_CONFIG_CONFIG_H_
+#define PGRE_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/role.h"
+
+namespace pgre {
+
+struct ServerConfig {
+  std::string name;  // unique across the config; the `server` label
+  Role role = Role::kReplica;
+  // libpq connection string, URI or key=value form, exactly as configured.
+  // SECRET: may hold a password. Never log, publish or put in an error.
+  std::string dsn;
+  // The DSN with any password replaced by "xxxxx"; safe to log.
+  std::string redacted_dsn;
+  // "host:port" (or the socket directory) without credentials, for JSON.
+  std::string endpoint;
+  // Replicas: the application_name of this replica's row in the primary's
+  // pg_stat_replication. Defaults to `name`.
+  std::string application_name;
+  // Replicas: relative routing weight (>= 1). Default 1.
+  int weight = 1;
+};
+
+enum class Fallback { kPrimary, kNone };
+
+struct RoutingConfig {
+  Duration max_lag = std::chrono::seconds(5);
+  std::uint64_t max_lag_bytes = 0;  // 0 = no byte limit
+  int fall = 3;
+  int rise = 2;
+  Duration health_check_interval = std::chrono::seconds(30);
+  Fallback fallback = Fallback::kPrimary;
+  Duration synthetic_check_interval = std::chrono::seconds(10);
+  int synthetic_reads = 3;
+  std::string probe_query = "SELECT 1";
+};
+
+// Thresholds of the /replicas/lag status field.
+struct LagStatusConfig {
+  Duration warning = std::chrono::seconds(1);
+  Duration critical = std::chrono::seconds(5);
+};
+
+struct Config {
+  std::string cluster = "default";
+  bool replicas_enabled = true;  // USE_READ_REPLICAS in environment mode
+  ServerConfig primary;          // role kPrimary
+  std::vector<ServerConfig> replicas;  // role kReplica, in configured order
+  Duration poll_interval = std::chrono::seconds(1);
+  Duration connect_timeout = std::chrono::seconds(5);
+  Duration query_timeout = std::chrono::seconds(5);
+  // The application's own pool size (DB_MAX_CONNECTIONS), if known.
+  std::optional<int> app_pool_size;
+  RoutingConfig routing;
+  LagStatusConfig lag_status;
+  // Where it came from, for logs: "file /etc/x.yml" or "environment".
+  std::string source;
+};
+
+// Loads and validates a YAML config file.
+// On success returns the Config. On failure returns nullopt and sets *error
+// to one line "FILE:LINE: KEY: what is wrong" (no secrets).
+std::optional<Config> LoadConfigFile(const std::string& path,
+                                     std::string* error);
+
+// Same, from YAML text; `name` stands for the file name in messages.
+std::optional<Config> LoadConfigText(const std::string& text,
+                                     const std::string& name,
+                                     std::string* error);
+
+// Builds a Config from seed-compatible environment variables (see README).
+// Returns nullopt and sets *error ("environment: VAR: what is wrong") when a
+// variable is invalid, when DATABASE_URL is missing, or when the replica
+// numbering has a gap.
+std::optional<Config> LoadConfigFromEnv(
+    const std::map<std::string, std::string>& env, std::string* error);
+
+// True when any of the seed's variables is set in env (DATABASE_URL,
+// USE_READ_REPLICAS, READ_REPLICA_*, REPLICA_HEALTH_CHECK_INTERVAL, DB_*).
+bool HasSeedEnvironment(const std::map<std::string, std::string>& env);
+
+// Parses "250ms", "1s", "1.5s", "10m", "1h", "1h30m". Returns nullopt on
+// anything else (including negative values and a bare number).
+std::optional<Duration> ParseDuration(const std::string& text);
+
+// The reference table of every config key (markdown), from the key table.
+std::string ConfigReferenceMarkdown();
+
+}  // namespace pgre
+
+#endif  // PGRE_CONFIG_CONFIG_H_
