@@ -1,0 +1,176 @@
+#include "app/app.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "app/logging.h"
+#include "config/config.h"
+#include "http/api.h"
+#include "http/http_server.h"
+#include "pg/libpq_session.h"
+#include "poll/poller.h"
+#include "poll/snapshot.h"
+
+extern char** environ;
+
+namespace pgre {
+namespace {
+
+constexpr const char* kDefaultListenAddress = ":9856";
+
+std::map<std::string, std::string> Environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+struct Flags {
+  std::string listen_address = kDefaultListenAddress;
+  std::string telemetry_path = "/metrics";
+  std::string config_file;
+  bool config_check = false;
+  std::string log_level = "info";
+  std::string log_format = "logfmt";
+};
+
+// Loads the configuration from --config.file, else from the seed's
+// environment variables. Returns nullopt after printing the error.
+std::optional<Config> LoadConfig(const Flags& flags) {
+  const auto env = Environment();
+  std::string error;
+  std::optional<Config> config;
+  if (!flags.config_file.empty()) {
+    config = LoadConfigFile(flags.config_file, &error);
+    if (config && HasSeedEnvironment(env)) {
+      spdlog::warn(
+          "--config.file is given: the seed environment variables "
+          "(DATABASE_URL, READ_REPLICA_*, ...) are ignored");
+    }
+  } else if (HasSeedEnvironment(env)) {
+    config = LoadConfigFromEnv(env, &error);
+  } else {
+    error =
+        "no configuration: pass --config.file=FILE, or set DATABASE_URL "
+        "(and USE_READ_REPLICAS, READ_REPLICA_<N>_CONNECTION_STRING)";
+  }
+  if (!config) spdlog::error("{}", error);
+  return config;
+}
+
+std::string DescribeServers(const Config& c) {
+  std::string out = c.primary.name + " (" + c.primary.redacted_dsn + ")";
+  for (const auto& r : c.replicas) {
+    out += ", " + r.name + " (" + r.redacted_dsn + ")";
+  }
+  return out;
+}
+
+int Serve(const Flags& flags, const Config& config) {
+  // Signals are taken synchronously by this thread; every thread started
+  // from here on inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const Clock* clock = Clock::Real();
+  SnapshotStore store(config, clock);
+  LibpqSessionFactory sessions(config.query_timeout);
+  PollerGroup pollers(config, &sessions, &store, clock);
+  Api api(&store, BuildInfo{PGRE_VERSION, PGRE_REVISION}, flags.telemetry_path);
+
+  std::string error;
+  auto server = HttpServer::Start(flags.listen_address, &api, &error);
+  if (!server) {
+    spdlog::error("{}", error);
+    return kExitFailure;
+  }
+  spdlog::info(
+      "pg_replica_exporter {} ({}) cluster={} config={} servers: {}; "
+      "listening on {} (port {}), metrics at {}",
+      PGRE_VERSION, PGRE_REVISION, config.cluster, config.source,
+      DescribeServers(config), flags.listen_address, server->port(),
+      flags.telemetry_path);
+  pollers.Start();
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, shutting down",
+               sig == SIGINT ? "SIGINT" : "SIGTERM");
+  server.reset();
+  pollers.Stop();
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunApp(int argc, char** argv) {
+  CLI::App app{
+      "pg_replica_exporter: monitors a PostgreSQL primary and its streaming "
+      "read replicas for Prometheus"};
+  app.set_version_flag("--version", std::string("pg_replica_exporter ") +
+                                        PGRE_VERSION + " (revision " +
+                                        PGRE_REVISION + ")");
+  Flags flags;
+  app.add_option("--web.listen-address", flags.listen_address,
+                 "Address to listen on for HTTP")
+      ->capture_default_str();
+  app.add_option("--web.telemetry-path", flags.telemetry_path,
+                 "Path under which to expose metrics")
+      ->capture_default_str();
+  app.add_option("--config.file", flags.config_file,
+                 "YAML configuration file (without it, the seed's "
+                 "environment variables are read)");
+  app.add_flag("--config.check", flags.config_check,
+               "Validate the configuration and exit (0 valid, 2 invalid)");
+  app.add_option("--log.level", flags.log_level,
+                 "Minimum log level: debug, info, warn, error")
+      ->capture_default_str();
+  app.add_option("--log.format", flags.log_format, "Log format: logfmt or json")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitBadInput;
+  }
+
+  std::string error;
+  if (!SetupLogging(flags.log_level, flags.log_format, &error)) {
+    std::cerr << error << "\n";
+    return kExitBadInput;
+  }
+  if (flags.telemetry_path.empty() || flags.telemetry_path[0] != '/') {
+    spdlog::error("--web.telemetry-path: must start with '/'");
+    return kExitBadInput;
+  }
+  std::string ports;
+  if (!ToCivetwebPorts(flags.listen_address, &ports, &error)) {
+    spdlog::error("--web.listen-address: {}", error);
+    return kExitBadInput;
+  }
+  std::optional<Config> config = LoadConfig(flags);
+  if (!config) return kExitBadInput;
+  if (flags.config_check) {
+    std::printf("configuration OK (%s): cluster %s, servers %s\n",
+                config->source.c_str(), config->cluster.c_str(),
+                DescribeServers(*config).c_str());
+    return kExitOk;
+  }
+  return Serve(flags, *config);
+}
+
+}  // namespace pgre

@@ -1,0 +1,310 @@
+#include "http/metrics.h"
+
+#include <initializer_list>
+#include <map>
+#include <string>
+#include <utility>
+
+namespace pgre {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+// The states pg_stat_activity reports; each is always published so that a
+// state's series does not come and go.
+constexpr const char* kConnectionStates[] = {
+    "active",
+    "idle",
+    "idle in transaction",
+    "idle in transaction (aborted)",
+    "fastpath function call",
+    "disabled",
+};
+
+// Builds families in a fixed order, each created on first use.
+class Families {
+ public:
+  explicit Families(std::string cluster) : cluster_(std::move(cluster)) {}
+
+  void Gauge(const std::string& name, const std::string& help,
+             const Labels& labels, double value) {
+    Add(name, help, MetricType::Gauge, labels).gauge.value = value;
+  }
+  void Counter(const std::string& name, const std::string& help,
+               const Labels& labels, double value) {
+    Add(name, help, MetricType::Counter, labels).counter.value = value;
+  }
+  std::vector<MetricFamily> Take() {
+    std::vector<MetricFamily> out;
+    for (auto& f : families_) {
+      if (!f.metric.empty()) out.push_back(std::move(f));
+    }
+    return out;
+  }
+
+ private:
+  MetricFamily& Family(const std::string& name, const std::string& help,
+                       MetricType type) {
+    auto it = index_.find(name);
+    if (it != index_.end()) return families_[it->second];
+    index_[name] = families_.size();
+    families_.push_back(MetricFamily{name, help, type, {}});
+    return families_.back();
+  }
+  ClientMetric& Add(const std::string& name, const std::string& help,
+                    MetricType type, const Labels& labels) {
+    MetricFamily& f = Family(name, help, type);
+    ClientMetric m;
+    if (!cluster_.empty()) m.label.push_back({"cluster", cluster_});
+    for (const auto& [k, v] : labels) m.label.push_back({k, v});
+    f.metric.push_back(std::move(m));
+    return f.metric.back();
+  }
+
+  std::string cluster_;
+  std::vector<MetricFamily> families_;
+  std::map<std::string, std::size_t> index_;
+};
+
+double B(bool b) { return b ? 1.0 : 0.0; }
+
+void AddServer(Families& f, const ServerView& v) {
+  const Labels s = {{"server", v.name}};
+  f.Gauge("pg_replica_up",
+          "Whether the last poll of the server succeeded (1) or not (0).",
+          {{"server", v.name}, {"role", std::string(RoleName(v.role))}},
+          B(v.up));
+  f.Gauge("pg_replica_poll_duration_seconds",
+          "Duration of the last poll of the server.", s,
+          v.poll_duration_seconds);
+  f.Counter("pg_replica_poll_errors_total",
+            "Polls of the server that failed (connect, timeout, or query).", s,
+            double(v.poll_errors_total));
+  if (v.last_success) {
+    f.Gauge("pg_replica_last_poll_success_timestamp_seconds",
+            "Unix time of the last successful poll of the server.", s,
+            ToUnixSeconds(*v.last_success));
+  }
+  if (!v.sample) return;
+  const ServerSample& x = *v.sample;
+
+  for (const auto& [collector, ok] : x.collector_success) {
+    f.Gauge("pg_replica_collector_success",
+            "Whether the collector succeeded in the last poll.",
+            {{"server", v.name}, {"collector", collector}}, B(ok));
+  }
+  f.Gauge("pg_replica_in_recovery",
+          "Whether the server is in recovery (a standby), as observed.", s,
+          B(x.in_recovery));
+  if (x.current_lsn) {
+    f.Gauge("pg_replica_wal_lsn_bytes",
+            "Current WAL write position of a server out of recovery, in "
+            "bytes.",
+            s, double(*x.current_lsn));
+  }
+  if (x.receive_lsn) {
+    f.Gauge("pg_replica_wal_receive_lsn_bytes",
+            "Last WAL position received and flushed by the standby, in "
+            "bytes.",
+            s, double(*x.receive_lsn));
+  }
+  if (x.replay_lsn) {
+    f.Gauge("pg_replica_wal_replay_lsn_bytes",
+            "Last WAL position replayed by the standby, in bytes.", s,
+            double(*x.replay_lsn));
+  }
+  if (x.replay_paused) {
+    f.Gauge("pg_replica_replay_paused",
+            "Whether WAL replay is paused on the standby.", s,
+            B(*x.replay_paused));
+  }
+  if (x.last_xact_replay_timestamp) {
+    f.Gauge("pg_replica_last_replay_timestamp_seconds",
+            "Commit time (server clock) of the last transaction replayed.", s,
+            *x.last_xact_replay_timestamp);
+  }
+  if (x.timeline) {
+    f.Gauge("pg_replica_timeline_id", "Timeline the server is on.", s,
+            double(*x.timeline));
+  }
+  if (x.max_connections) {
+    f.Gauge("pg_replica_max_connections", "The server's max_connections.", s,
+            *x.max_connections);
+  }
+  if (x.superuser_reserved_connections) {
+    f.Gauge("pg_replica_superuser_reserved_connections",
+            "The server's superuser_reserved_connections.", s,
+            *x.superuser_reserved_connections);
+  }
+  auto success = [&](const char* c) {
+    auto it = x.collector_success.find(c);
+    return it != x.collector_success.end() && it->second;
+  };
+  if (success("activity")) {
+    for (const char* state : kConnectionStates) {
+      auto it = x.connections_by_state.find(state);
+      f.Gauge("pg_replica_connections",
+              "Client connections by state (the agent's own excluded).",
+              {{"server", v.name}, {"state", state}},
+              it == x.connections_by_state.end() ? 0.0 : double(it->second));
+    }
+  }
+  if (success("wal_receiver") && x.in_recovery) {
+    const bool streaming =
+        x.wal_receiver && x.wal_receiver->status == "streaming";
+    f.Gauge("pg_replica_wal_receiver_streaming",
+            "Whether the standby's WAL receiver is streaming.", s,
+            B(streaming));
+    if (x.wal_receiver && x.wal_receiver->last_msg_receipt_time) {
+      f.Gauge("pg_replica_wal_receiver_last_message_receipt_timestamp_seconds",
+              "Time (standby clock) the WAL receiver last heard from its "
+              "sender.",
+              s, *x.wal_receiver->last_msg_receipt_time);
+    }
+  }
+  for (const StandbyRow& row : x.standbys) {
+    f.Gauge("pg_replica_stat_replication_info",
+            "A standby connected to this server (pg_stat_replication).",
+            {{"server", v.name},
+             {"standby", row.application_name},
+             {"client_addr", row.client_addr},
+             {"state", row.state},
+             {"sync_state", row.sync_state}},
+            1);
+    // Server-reported lag: NULL means "nothing in flight" only when the
+    // standby has reached the sender's current position; otherwise unknown.
+    const std::pair<const char*,
+                    std::pair<std::optional<double>, std::optional<Lsn>>>
+        kinds[] = {{"write", {row.write_lag, row.write_lsn}},
+                   {"flush", {row.flush_lag, row.flush_lsn}},
+                   {"replay", {row.replay_lag, row.replay_lsn}}};
+    for (const auto& [kind, values] : kinds) {
+      const auto& [lag, lsn] = values;
+      std::optional<double> value = lag;
+      if (!value && lsn && x.current_lsn && *lsn >= *x.current_lsn) {
+        value = 0.0;
+      }
+      if (value) {
+        f.Gauge("pg_replica_stat_replication_lag_seconds",
+                "Lag the server reports for a standby (pg_stat_replication "
+                "write_lag, flush_lag, replay_lag).",
+                {{"server", v.name},
+                 {"standby", row.application_name},
+                 {"kind", kind}},
+                *value);
+      }
+    }
+    const std::pair<const char*, std::optional<Lsn>> positions[] = {
+        {"sent", row.sent_lsn},
+        {"write", row.write_lsn},
+        {"flush", row.flush_lsn},
+        {"replay", row.replay_lsn}};
+    for (const auto& [kind, lsn] : positions) {
+      if (!lsn) continue;
+      f.Gauge("pg_replica_stat_replication_lsn_bytes",
+              "WAL positions the server reports for a standby, in bytes.",
+              {{"server", v.name},
+               {"standby", row.application_name},
+               {"kind", kind}},
+              double(*lsn));
+    }
+  }
+  for (const SlotRow& slot : x.slots) {
+    f.Gauge("pg_replica_slot_active", "Whether the replication slot is active.",
+            {{"server", v.name},
+             {"slot", slot.slot_name},
+             {"slot_type", slot.slot_type}},
+            B(slot.active));
+    if (slot.retained_bytes) {
+      f.Gauge("pg_replica_slot_retained_wal_bytes",
+              "WAL retained by the replication slot, in bytes.",
+              {{"server", v.name}, {"slot", slot.slot_name}},
+              double(*slot.retained_bytes));
+    }
+    if (!slot.wal_status.empty()) {
+      f.Gauge("pg_replica_slot_wal_status",
+              "The slot's wal_status (reserved, extended, unreserved, lost).",
+              {{"server", v.name},
+               {"slot", slot.slot_name},
+               {"wal_status", slot.wal_status}},
+              1);
+    }
+    if (slot.safe_wal_size) {
+      f.Gauge("pg_replica_slot_safe_wal_size_bytes",
+              "WAL that can still be written before the slot is lost.",
+              {{"server", v.name}, {"slot", slot.slot_name}},
+              double(*slot.safe_wal_size));
+    }
+  }
+}
+
+void AddReplica(Families& f, const ServerView& v, bool routing_active) {
+  const Labels s = {{"server", v.name}};
+  if (v.lag_seconds) {
+    f.Gauge("pg_replica_lag_seconds",
+            "Replication lag measured on the agent's clock: time since the "
+            "primary first passed the replica's replay position.",
+            s, *v.lag_seconds);
+  }
+  if (v.lag_bytes) {
+    f.Gauge("pg_replica_lag_bytes",
+            "Primary's WAL position minus the replica's replay position.", s,
+            double(*v.lag_bytes));
+  }
+  if (v.standby_connected) {
+    f.Gauge("pg_replica_standby_connected",
+            "Whether the primary's pg_stat_replication has a row with the "
+            "replica's application_name.",
+            s, B(*v.standby_connected));
+  }
+  if (!routing_active) return;
+  const RoutingView& r = v.routing;
+  f.Gauge("pg_replica_healthy",
+          "Whether the replica is in the read rotation of the routing model.",
+          s, B(r.in_rotation));
+  f.Counter("pg_replica_rotation_changes_total",
+            "Times the replica entered or left the read rotation.", s,
+            double(r.rotation_changes));
+  if (r.synthetic_ok) {
+    f.Gauge("pg_replica_synthetic_check_success",
+            "Whether the last synthetic read routed to the server succeeded.",
+            s, B(*r.synthetic_ok));
+  }
+  if (r.synthetic_duration_seconds) {
+    f.Gauge("pg_replica_synthetic_check_duration_seconds",
+            "Duration of the last synthetic read routed to the server.", s,
+            *r.synthetic_duration_seconds);
+  }
+}
+
+}  // namespace
+
+std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& snapshot) {
+  Families f(snapshot.cluster);
+  AddServer(f, snapshot.primary);
+  for (const ServerView& r : snapshot.replicas) AddServer(f, r);
+  for (const ServerView& r : snapshot.replicas) {
+    AddReplica(f, r, snapshot.routing_active);
+  }
+  if (snapshot.routing_active) {
+    f.Gauge("pg_replica_read_failover_active",
+            "Whether reads go to the primary because no replica is in "
+            "rotation.",
+            {}, B(snapshot.failover_active));
+    f.Counter("pg_replica_routed_reads_total",
+              "Synthetic reads the routing model sent to the server.",
+              {{"server", snapshot.primary.name}},
+              double(snapshot.primary_routed_reads));
+    for (const ServerView& r : snapshot.replicas) {
+      f.Counter("pg_replica_routed_reads_total",
+                "Synthetic reads the routing model sent to the server.",
+                {{"server", r.name}}, double(r.routing.routed_reads));
+    }
+  }
+  return f.Take();
+}
+
+}  // namespace pgre
