@@ -1,0 +1,160 @@
+#include "http/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <catch2/catch.hpp>
+
+namespace pgre {
+namespace {
+
+// Finds the value of the series `name` whose labels include `labels`.
+std::optional<double> Find(
+    const std::vector<prometheus::MetricFamily>& families,
+    const std::string& name,
+    const std::vector<std::pair<std::string, std::string>>& labels) {
+  for (const auto& f : families) {
+    if (f.name != name) continue;
+    for (const auto& m : f.metric) {
+      bool match = true;
+      for (const auto& [k, v] : labels) {
+        bool found = false;
+        for (const auto& l : m.label) found |= l.name == k && l.value == v;
+        match &= found;
+      }
+      if (!match) continue;
+      return f.type == prometheus::MetricType::Counter ? m.counter.value
+                                                       : m.gauge.value;
+    }
+  }
+  return std::nullopt;
+}
+
+Snapshot Base() {
+  Snapshot s;
+  s.cluster = "main";
+  s.primary.name = "primary";
+  s.primary.role = Role::kPrimary;
+  s.primary.polled = s.primary.up = true;
+  s.primary.last_success = WallTime(std::chrono::seconds(1700000000));
+  ServerSample p;
+  p.current_lsn = 5000;
+  p.max_connections = 100;
+  p.superuser_reserved_connections = 3;
+  p.connections_by_state = {{"active", 2}, {"idle", 5}};
+  p.collector_success = {
+      {"server", true}, {"stat_replication", true}, {"activity", true}};
+  StandbyRow row;
+  row.application_name = "replica1";
+  row.state = "streaming";
+  row.sync_state = "async";
+  row.replay_lsn = 5000;
+  p.standbys.push_back(row);
+  s.primary.sample = p;
+
+  ServerView r;
+  r.name = "replica1";
+  r.role = Role::kReplica;
+  r.polled = r.up = true;
+  ServerSample rs;
+  rs.in_recovery = true;
+  rs.replay_lsn = 5000;
+  rs.wal_receiver = WalReceiverRow{};
+  rs.wal_receiver->status = "streaming";
+  rs.collector_success = {{"server", true}, {"wal_receiver", true}};
+  r.sample = rs;
+  r.lag_seconds = 0.25;
+  r.lag_bytes = 0;
+  s.replicas.push_back(r);
+  return s;
+}
+
+TEST_CASE("healthy cluster publishes the fixed series", "[metrics]") {
+  const auto f = BuildMetricFamilies(Base());
+  CHECK(Find(f, "pg_replica_up",
+             {{"server", "primary"}, {"role", "primary"}}) == 1);
+  CHECK(Find(f, "pg_replica_up",
+             {{"server", "replica1"}, {"role", "replica"}}) == 1);
+  CHECK(Find(f, "pg_replica_up", {{"cluster", "main"}}) == 1);
+  CHECK(Find(f, "pg_replica_in_recovery", {{"server", "replica1"}}) == 1);
+  CHECK(Find(f, "pg_replica_in_recovery", {{"server", "primary"}}) == 0);
+  CHECK(Find(f, "pg_replica_lag_seconds", {{"server", "replica1"}}) == 0.25);
+  CHECK(Find(f, "pg_replica_lag_bytes", {{"server", "replica1"}}) == 0);
+  CHECK(Find(f, "pg_replica_wal_receiver_streaming",
+             {{"server", "replica1"}}) == 1);
+  CHECK(Find(f, "pg_replica_connections",
+             {{"server", "primary"}, {"state", "idle"}}) == 5);
+  // States with no connection are published as 0, not dropped.
+  CHECK(Find(f, "pg_replica_connections",
+             {{"server", "primary"}, {"state", "idle in transaction"}}) == 0);
+  CHECK(Find(f, "pg_replica_max_connections", {{"server", "primary"}}) == 100);
+  CHECK(Find(f, "pg_replica_last_poll_success_timestamp_seconds",
+             {{"server", "primary"}}) == 1700000000);
+  CHECK(Find(f, "pg_replica_poll_errors_total", {{"server", "primary"}}) == 0);
+}
+
+TEST_CASE("a down replica keeps up=0 and loses its lag series", "[metrics]") {
+  Snapshot s = Base();
+  ServerView& r = s.replicas[0];
+  r.up = false;
+  r.sample.reset();
+  r.lag_seconds.reset();
+  r.lag_bytes.reset();
+  r.poll_errors_total = 3;
+  const auto f = BuildMetricFamilies(s);
+  CHECK(Find(f, "pg_replica_up", {{"server", "replica1"}}) == 0);
+  CHECK(Find(f, "pg_replica_poll_errors_total", {{"server", "replica1"}}) == 3);
+  CHECK_FALSE(Find(f, "pg_replica_lag_seconds", {{"server", "replica1"}}));
+  CHECK_FALSE(Find(f, "pg_replica_lag_bytes", {{"server", "replica1"}}));
+  CHECK_FALSE(Find(f, "pg_replica_in_recovery", {{"server", "replica1"}}));
+}
+
+TEST_CASE("a standby that left pg_stat_replication does not linger",
+          "[metrics]") {
+  Snapshot s = Base();
+  CHECK(Find(BuildMetricFamilies(s), "pg_replica_stat_replication_info",
+             {{"standby", "replica1"}}));
+  s.primary.sample->standbys.clear();
+  CHECK_FALSE(Find(BuildMetricFamilies(s), "pg_replica_stat_replication_info",
+                   {{"standby", "replica1"}}));
+}
+
+TEST_CASE("server-reported NULL lag is 0 only when caught up", "[metrics]") {
+  Snapshot s = Base();
+  auto& row = s.primary.sample->standbys[0];
+  row.write_lsn = 5000;  // caught up: NULL write_lag means 0
+  row.flush_lsn = 4000;  // behind: NULL flush_lag is unknown
+  row.replay_lag = 1.5;  // reported value is kept
+  const auto f = BuildMetricFamilies(s);
+  CHECK(Find(f, "pg_replica_stat_replication_lag_seconds",
+             {{"standby", "replica1"}, {"kind", "write"}}) == 0);
+  CHECK_FALSE(Find(f, "pg_replica_stat_replication_lag_seconds",
+                   {{"standby", "replica1"}, {"kind", "flush"}}));
+  CHECK(Find(f, "pg_replica_stat_replication_lag_seconds",
+             {{"standby", "replica1"}, {"kind", "replay"}}) == 1.5);
+}
+
+TEST_CASE("routing series appear once the routing loop runs", "[metrics]") {
+  Snapshot s = Base();
+  CHECK_FALSE(Find(BuildMetricFamilies(s), "pg_replica_healthy", {}));
+  s.routing_active = true;
+  s.failover_active = true;
+  s.primary_routed_reads = 4;
+  s.replicas[0].routing.routed_reads = 9;
+  const auto f = BuildMetricFamilies(s);
+  CHECK(Find(f, "pg_replica_healthy", {{"server", "replica1"}}) == 0);
+  CHECK(Find(f, "pg_replica_read_failover_active", {{"cluster", "main"}}) == 1);
+  CHECK(Find(f, "pg_replica_routed_reads_total", {{"server", "primary"}}) == 4);
+  CHECK(Find(f, "pg_replica_routed_reads_total", {{"server", "replica1"}}) ==
+        9);
+}
+
+TEST_CASE("the text format escapes hostile label values", "[metrics]") {
+  Snapshot s = Base();
+  s.replicas[0].name = "evil\"\n\\name";
+  const std::string text =
+      prometheus::TextSerializer().Serialize(BuildMetricFamilies(s));
+  CHECK(text.find("server=\"evil\\\"\\n\\\\name\"") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgre
