@@ -241,6 +241,20 @@ void AddServer(Families& f, const ServerView& v) {
   }
 }
 
+void AddSynthetic(Families& f, const ServerView& v) {
+  const Labels s = {{"server", v.name}};
+  if (v.routing.synthetic_ok) {
+    f.Gauge("pg_replica_synthetic_check_success",
+            "Whether the last synthetic read routed to the server succeeded.",
+            s, B(*v.routing.synthetic_ok));
+  }
+  if (v.routing.synthetic_duration_seconds) {
+    f.Gauge("pg_replica_synthetic_check_duration_seconds",
+            "Duration of the last synthetic read routed to the server.", s,
+            *v.routing.synthetic_duration_seconds);
+  }
+}
+
 void AddReplica(Families& f, const ServerView& v, bool routing_active) {
   const Labels s = {{"server", v.name}};
   if (v.lag_seconds) {
@@ -268,16 +282,6 @@ void AddReplica(Families& f, const ServerView& v, bool routing_active) {
   f.Counter("pg_replica_rotation_changes_total",
             "Times the replica entered or left the read rotation.", s,
             double(r.rotation_changes));
-  if (r.synthetic_ok) {
-    f.Gauge("pg_replica_synthetic_check_success",
-            "Whether the last synthetic read routed to the server succeeded.",
-            s, B(*r.synthetic_ok));
-  }
-  if (r.synthetic_duration_seconds) {
-    f.Gauge("pg_replica_synthetic_check_duration_seconds",
-            "Duration of the last synthetic read routed to the server.", s,
-            *r.synthetic_duration_seconds);
-  }
 }
 
 }  // namespace
@@ -290,6 +294,8 @@ std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& snapshot) {
     AddReplica(f, r, snapshot.routing_active);
   }
   if (snapshot.routing_active) {
+    AddSynthetic(f, snapshot.primary);
+    for (const ServerView& r : snapshot.replicas) AddSynthetic(f, r);
     f.Gauge("pg_replica_read_failover_active",
             "Whether reads go to the primary because no replica is in "
             "rotation.",

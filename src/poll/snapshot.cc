@@ -82,8 +82,8 @@ void SnapshotStore::RecordPoll(int server, const PollOutcome& outcome) {
 }
 
 void SnapshotStore::RecordRouting(const std::vector<RoutingView>& replicas,
-                                  bool failover_active,
-                                  std::uint64_t primary_routed_reads) {
+                                  const RoutingView& primary,
+                                  bool failover_active) {
   std::lock_guard<std::mutex> lock(mu_);
   for (std::size_t i = 0; i < replicas.size() && i < snapshot_.replicas.size();
        ++i) {
@@ -91,7 +91,8 @@ void SnapshotStore::RecordRouting(const std::vector<RoutingView>& replicas,
   }
   snapshot_.routing_active = true;
   snapshot_.failover_active = failover_active;
-  snapshot_.primary_routed_reads = primary_routed_reads;
+  snapshot_.primary.routing = primary;
+  snapshot_.primary_routed_reads = primary.routed_reads;
 }
 
 std::shared_ptr<const Snapshot> SnapshotStore::Get() const {

@@ -62,6 +62,8 @@ struct ServerView {
   // replica's application_name (nullopt while the primary is not up).
   std::optional<bool> standby_connected;
 
+  // Replicas: rotation state; the primary: routed reads and synthetic
+  // checks only.
   RoutingView routing;
 };
 
@@ -93,10 +95,12 @@ class SnapshotStore {
   // lag figure that depends on it.
   void RecordPoll(int server, const PollOutcome& outcome);
 
-  // Publishes the routing state (from the routing loop).
+  // Publishes the routing state (from the routing loop): each replica's,
+  // the primary's (its routed reads and synthetic checks), and whether reads
+  // are failing over to the primary.
   // REQUIRES: replicas.size() == replica count.
   void RecordRouting(const std::vector<RoutingView>& replicas,
-                     bool failover_active, std::uint64_t primary_routed_reads);
+                     const RoutingView& primary, bool failover_active);
 
   // A consistent copy of everything, with standby_connected derived.
   std::shared_ptr<const Snapshot> Get() const;

@@ -126,13 +126,17 @@ TEST_CASE("routing state is published beside poll data", "[snapshot]") {
   in.routed_reads = 5;
   RoutingView out;
   out.reason = "down";
-  store.RecordRouting({in, out}, false, 2);
+  RoutingView primary;
+  primary.routed_reads = 2;
+  primary.synthetic_ok = true;
+  store.RecordRouting({in, out}, primary, false);
   auto snap = store.Get();
   CHECK(snap->routing_active);
   CHECK(snap->replicas[0].routing.in_rotation);
   CHECK(snap->replicas[0].routing.routed_reads == 5);
   CHECK(snap->replicas[1].routing.reason == "down");
   CHECK(snap->primary_routed_reads == 2);
+  CHECK(snap->primary.routing.synthetic_ok == true);
 }
 
 }  // namespace
