@@ -1,0 +1,100 @@
+# cmake -DSOURCE_DIR=<repository> -P check_consistency.cmake
+#
+# For every alert of rules/*.rules.yml, checks that
+#  - it has `for`, labels.severity warning|critical, annotations summary and
+#    description, and runbook_url = RUNBOOK_BASE#<alert name in lower case>;
+#  - docs/runbook.md has the heading "## <AlertName>" (GitHub's anchor for it
+#    is the lower-case name);
+#  - docs/alerts.md mentions it;
+#  - a unit test in rules/tests/ expects it to fire (its runbook_url appears
+#    in an exp_annotations).
+# And that every "## Pg..." heading of docs/runbook.md is an alert.
+cmake_minimum_required(VERSION 3.25)
+if(NOT SOURCE_DIR)
+  message(FATAL_ERROR "SOURCE_DIR is not set")
+endif()
+set(RUNBOOK_BASE
+    "https://github.com/pg-replica-exporter/pg_replica_exporter/blob/main/docs/runbook.md")
+
+set(errors "")
+macro(fail msg)
+  string(APPEND errors "  ${msg}\n")
+endmacro()
+
+file(READ ${SOURCE_DIR}/docs/runbook.md runbook)
+file(READ ${SOURCE_DIR}/docs/alerts.md alerts_doc)
+file(GLOB test_files ${SOURCE_DIR}/rules/tests/*.yml)
+set(tests "")
+foreach(file IN LISTS test_files)
+  file(READ ${file} text)
+  string(APPEND tests "${text}")
+endforeach()
+
+set(all_alerts "")
+file(GLOB rule_files ${SOURCE_DIR}/rules/*.rules.yml)
+if(NOT rule_files)
+  message(FATAL_ERROR "no rules/*.rules.yml")
+endif()
+foreach(file IN LISTS rule_files)
+  file(READ ${file} text)
+  # Make the text safe to split into a CMake list, then split it at every
+  # rule ("- alert: X" / "- record: X").
+  string(REPLACE ";" "<semicolon>" text "${text}")
+  string(REPLACE "[" "<lbracket>" text "${text}")
+  string(REPLACE "]" "<rbracket>" text "${text}")
+  string(REPLACE "\\" "<backslash>" text "${text}")
+  string(REGEX REPLACE "\n[ ]*- (alert|record): " ";\\1 " blocks "${text}")
+  foreach(block IN LISTS blocks)
+    if(NOT block MATCHES "^alert ([A-Za-z0-9]+)")
+      continue()
+    endif()
+    set(alert ${CMAKE_MATCH_1})
+    list(APPEND all_alerts ${alert})
+    string(TOLOWER ${alert} anchor)
+    if(NOT block MATCHES "\n[ ]*for: [0-9]+[smh]")
+      fail("${alert}: no `for`")
+    endif()
+    if(NOT block MATCHES "\n[ ]*severity: (warning|critical)\n")
+      fail("${alert}: labels.severity is not warning or critical")
+    endif()
+    foreach(annotation summary description)
+      if(NOT block MATCHES "\n[ ]*${annotation}: ")
+        fail("${alert}: no ${annotation} annotation")
+      endif()
+    endforeach()
+    set(url "${RUNBOOK_BASE}#${anchor}")
+    string(FIND "${block}" "runbook_url: \"${url}\"" pos)
+    if(pos EQUAL -1)
+      fail("${alert}: runbook_url is not \"${url}\"")
+    endif()
+    if(NOT runbook MATCHES "(^|\n)## ${alert}\n")
+      fail("${alert}: docs/runbook.md has no heading \"## ${alert}\"")
+    endif()
+    string(FIND "${alerts_doc}" "${alert}" pos)
+    if(pos EQUAL -1)
+      fail("${alert}: not in docs/alerts.md")
+    endif()
+    string(FIND "${tests}" "alertname: ${alert}\n" pos)
+    if(pos EQUAL -1)
+      fail("${alert}: no alert_rule_test in rules/tests/")
+    endif()
+    string(FIND "${tests}" "${url}\"" pos)
+    if(pos EQUAL -1)
+      fail("${alert}: no unit test in rules/tests/ expects it to fire")
+    endif()
+  endforeach()
+endforeach()
+
+string(REGEX MATCHALL "\n## Pg[A-Za-z0-9]*" headings "${runbook}")
+foreach(heading IN LISTS headings)
+  string(REPLACE "\n## " "" heading "${heading}")
+  if(NOT heading IN_LIST all_alerts)
+    fail("docs/runbook.md: section \"## ${heading}\" is not an alert")
+  endif()
+endforeach()
+
+list(LENGTH all_alerts count)
+if(errors)
+  message(FATAL_ERROR "rules consistency: ${count} alerts, problems:\n${errors}")
+endif()
+message(STATUS "rules consistency: ${count} alerts OK")
