@@ -1,0 +1,301 @@
+#include "http/json_api.h"
+
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace pgre {
+namespace {
+
+// Insertion-ordered, so answers read in the documented field order.
+using Json = nlohmann::ordered_json;
+
+constexpr std::string_view kStatusPath = "/v1/system/database/replicas/status";
+constexpr std::string_view kHealthPath = "/v1/system/database/replicas/health";
+constexpr std::string_view kLagPath = "/v1/system/database/replicas/lag";
+constexpr std::string_view kPoolPath =
+    "/v1/system/database/connection-pool/stats";
+
+// The seed's connection-pool alert thresholds (fractions of usable slots).
+constexpr double kPoolWarning = 0.8;
+constexpr double kPoolCritical = 0.9;
+
+// The states pg_stat_activity reports; each is always present in a
+// `connections` object so that keys do not come and go.
+constexpr const char* kConnectionStates[] = {
+    "active",
+    "idle",
+    "idle in transaction",
+    "idle in transaction (aborted)",
+    "fastpath function call",
+    "disabled",
+};
+
+// Unknown values become JSON null, never 0.
+template <typename T>
+Json OrNull(const std::optional<T>& v) {
+  return v ? Json(*v) : Json(nullptr);
+}
+
+Json StringOrNull(const std::string& s) {
+  return s.empty() ? Json(nullptr) : Json(s);
+}
+
+// "2023-11-14T22:13:20.123Z", like JavaScript's Date.toISOString().
+std::string Iso8601(WallTime t) {
+  using namespace std::chrono;
+  const auto secs = floor<seconds>(t);
+  const auto millis = duration_cast<milliseconds>(t - secs).count();
+  const std::time_t tt = system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", date, static_cast<int>(millis));
+  return out;
+}
+
+// Whether collector `name` succeeded in the sample's poll (as metrics.cc).
+bool CollectorOk(const ServerSample& s, const char* name) {
+  auto it = s.collector_success.find(name);
+  return it != s.collector_success.end() && it->second;
+}
+
+std::optional<bool> Streaming(const ServerView& v) {
+  if (!v.sample || !v.sample->in_recovery) return std::nullopt;
+  if (!CollectorOk(*v.sample, "wal_receiver")) return std::nullopt;
+  return v.sample->wal_receiver &&
+         v.sample->wal_receiver->status == "streaming";
+}
+
+Json ObservedRole(const ServerView& v) {
+  if (!v.sample) return nullptr;
+  return v.sample->in_recovery ? "replica" : "primary";
+}
+
+// Whether the replica counts as in rotation: the routing loop's decision
+// once it has run, else the proxy "up, streaming and lag <= critical".
+bool InRotation(const Snapshot& snap, const ServerView& v) {
+  if (snap.routing_active) return v.routing.in_rotation;
+  return v.up && Streaming(v).value_or(false) && v.lag_seconds &&
+         *v.lag_seconds <= ToSeconds(snap.lag_status.critical);
+}
+
+const char* LagStatus(const Snapshot& snap, const ServerView& v) {
+  if (!v.lag_seconds) return "unknown";
+  if (*v.lag_seconds > ToSeconds(snap.lag_status.critical)) return "critical";
+  if (*v.lag_seconds > ToSeconds(snap.lag_status.warning)) return "warning";
+  return "ok";
+}
+
+Json ConnectionsByState(const ServerView& v) {
+  if (!v.sample || !CollectorOk(*v.sample, "activity")) return nullptr;
+  Json out = Json::object();
+  for (const char* state : kConnectionStates) out[state] = 0;
+  for (const auto& [state, n] : v.sample->connections_by_state) {
+    out[state] = n;
+  }
+  return out;
+}
+
+Json ServerStatus(const Snapshot& snap, const ServerView& v, bool replica) {
+  Json j;
+  j["name"] = v.name;
+  j["endpoint"] = v.endpoint;
+  j["role"] = std::string(RoleName(v.role));
+  j["observedRole"] = ObservedRole(v);
+  j["up"] = v.up;
+  j["lastError"] = StringOrNull(v.last_error);
+  if (replica) {
+    const bool in_rotation = InRotation(snap, v);
+    j["healthy"] = in_rotation;
+    j["inRotation"] = in_rotation;
+    j["reason"] = snap.routing_active ? Json(v.routing.reason) : Json(nullptr);
+  } else {
+    j["healthy"] = v.sample.has_value() && !v.sample->in_recovery;
+    j["inRotation"] = nullptr;
+    j["reason"] = nullptr;
+  }
+  j["lagSeconds"] = OrNull(v.lag_seconds);
+  j["lagBytes"] = OrNull(v.lag_bytes);
+  j["streaming"] = OrNull(Streaming(v));
+  j["replayPaused"] =
+      v.sample ? OrNull(v.sample->replay_paused) : Json(nullptr);
+  j["standbyConnected"] = OrNull(v.standby_connected);
+  j["connections"] = ConnectionsByState(v);
+  j["lastPollTime"] =
+      v.last_success ? Json(Iso8601(*v.last_success)) : Json(nullptr);
+  j["pollErrorsTotal"] = v.poll_errors_total;
+  return j;
+}
+
+Json StatusBody(const Snapshot& snap) {
+  Json j;
+  j["cluster"] = snap.cluster;
+  j["replicasEnabled"] = snap.replicas_enabled;
+  j["primary"] = ServerStatus(snap, snap.primary, /*replica=*/false);
+  Json replicas = Json::array();
+  for (const ServerView& r : snap.replicas) {
+    replicas.push_back(ServerStatus(snap, r, /*replica=*/true));
+  }
+  j["replicas"] = std::move(replicas);
+  j["routingActive"] = snap.routing_active;
+  j["failoverActive"] = snap.failover_active;
+  Json routed = Json::object();
+  routed[snap.primary.name] = snap.primary_routed_reads;
+  for (const ServerView& r : snap.replicas) {
+    routed[r.name] = r.routing.routed_reads;
+  }
+  j["routedReads"] = std::move(routed);
+  j["generatedAt"] = Iso8601(snap.taken_at);
+  return j;
+}
+
+Json HealthBody(const Snapshot& snap, int* healthy_count) {
+  int healthy = 0;
+  for (const ServerView& r : snap.replicas) {
+    if (InRotation(snap, r)) ++healthy;
+  }
+  *healthy_count = healthy;
+  Json j;
+  j["healthy"] = healthy > 0;
+  j["replicaCount"] = snap.replicas.size();
+  j["healthyReplicaCount"] = healthy;
+  j["failoverActive"] = snap.failover_active;
+  j["primaryUp"] = snap.primary.up;
+  j["routingActive"] = snap.routing_active;
+  j["generatedAt"] = Iso8601(snap.taken_at);
+  return j;
+}
+
+Json LagBody(const Snapshot& snap) {
+  Json replicas = Json::array();
+  for (const ServerView& r : snap.replicas) {
+    Json e;
+    e["name"] = r.name;
+    e["lagSeconds"] = OrNull(r.lag_seconds);
+    e["lagBytes"] = OrNull(r.lag_bytes);
+    e["status"] = LagStatus(snap, r);
+    replicas.push_back(std::move(e));
+  }
+  Json j;
+  j["replicas"] = std::move(replicas);
+  j["thresholds"] = {
+      {"warningSeconds", ToSeconds(snap.lag_status.warning)},
+      {"criticalSeconds", ToSeconds(snap.lag_status.critical)},
+  };
+  j["generatedAt"] = Iso8601(snap.taken_at);
+  return j;
+}
+
+const char* PoolStatus(std::optional<double> utilization) {
+  if (!utilization) return "unknown";
+  if (*utilization > kPoolCritical) return "critical";
+  if (*utilization > kPoolWarning) return "warning";
+  return "ok";
+}
+
+Json PoolServer(const Snapshot& snap, const ServerView& v) {
+  Json j;
+  j["name"] = v.name;
+  j["role"] = std::string(RoleName(v.role));
+  j["up"] = v.up;
+
+  std::optional<std::int64_t> total;
+  if (v.sample && CollectorOk(*v.sample, "activity")) {
+    const auto& by_state = v.sample->connections_by_state;
+    auto count = [&](const char* state) -> std::int64_t {
+      auto it = by_state.find(state);
+      return it == by_state.end() ? 0 : it->second;
+    };
+    std::int64_t sum = 0;
+    for (const auto& [state, n] : by_state) sum += n;
+    const std::int64_t active = count("active");
+    const std::int64_t idle = count("idle");
+    const std::int64_t idle_in_tx =
+        count("idle in transaction") + count("idle in transaction (aborted)");
+    j["connections"] = {
+        {"active", active},
+        {"idle", idle},
+        {"idleInTransaction", idle_in_tx},
+        {"other", sum - active - idle - idle_in_tx},
+        {"total", sum},
+    };
+    total = sum;
+  } else {
+    j["connections"] = nullptr;
+  }
+
+  std::optional<int> max_conn, reserved, usable;
+  if (v.sample) {
+    max_conn = v.sample->max_connections;
+    reserved = v.sample->superuser_reserved_connections;
+  }
+  if (max_conn && reserved) usable = *max_conn - *reserved;
+  std::optional<double> utilization;
+  if (total && usable && *usable > 0) {
+    utilization = static_cast<double>(*total) / *usable;
+  }
+  std::optional<double> app_utilization;
+  if (total && snap.app_pool_size && *snap.app_pool_size > 0) {
+    app_utilization = static_cast<double>(*total) / *snap.app_pool_size;
+  }
+  j["maxConnections"] = OrNull(max_conn);
+  j["superuserReservedConnections"] = OrNull(reserved);
+  j["usableConnections"] = OrNull(usable);
+  j["utilization"] = OrNull(utilization);
+  j["appPoolSize"] = OrNull(snap.app_pool_size);
+  j["appPoolUtilization"] = OrNull(app_utilization);
+  j["status"] = PoolStatus(utilization);
+  return j;
+}
+
+Json PoolBody(const Snapshot& snap) {
+  Json j;
+  j["primary"] = PoolServer(snap, snap.primary);
+  Json replicas = Json::array();
+  for (const ServerView& r : snap.replicas) {
+    replicas.push_back(PoolServer(snap, r));
+  }
+  j["replicas"] = std::move(replicas);
+  j["thresholds"] = {{"warningUtilization", kPoolWarning},
+                     {"criticalUtilization", kPoolCritical}};
+  j["generatedAt"] = Iso8601(snap.taken_at);
+  return j;
+}
+
+void Fill(const Json& body, int status, HttpResponse* response) {
+  response->status = status;
+  response->content_type = "application/json";
+  // Server names and error text may hold bytes that are not UTF-8 (e.g. a
+  // localized libpq message); replace them rather than throw.
+  response->body =
+      body.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace
+
+bool HandleJsonEndpoint(std::string_view path, const Snapshot& snapshot,
+                        HttpResponse* response) {
+  if (path == kStatusPath) {
+    Fill(StatusBody(snapshot), 200, response);
+  } else if (path == kHealthPath) {
+    int healthy = 0;
+    Json body = HealthBody(snapshot, &healthy);
+    Fill(body, healthy > 0 ? 200 : 503, response);
+  } else if (path == kLagPath) {
+    Fill(LagBody(snapshot), 200, response);
+  } else if (path == kPoolPath) {
+    Fill(PoolBody(snapshot), 200, response);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace pgre
