@@ -1,0 +1,128 @@
+#include "probe/route_check.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <future>
+
+#include "poll/poller.h"
+
+namespace pgre {
+namespace {
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  // Nearest rank.
+  std::size_t rank = static_cast<std::size_t>(p * v.size() + 0.999999);
+  rank = std::clamp<std::size_t>(rank, 1, v.size());
+  return v[rank - 1];
+}
+
+}  // namespace
+
+RouteCheckReport BuildRouteCheckReport(
+    const Config& config, const RoutingModel& model,
+    const std::vector<std::pair<RouteTarget, ProbeResult>>& reads) {
+  const int n = static_cast<int>(config.replicas.size());
+  RouteCheckReport report;
+  report.failover_active = model.failover_active();
+  std::vector<std::vector<double>> latencies(n + 1);
+  report.rows.resize(n + 1);
+  report.rows[0].server = config.primary.name;
+  report.rows[0].role = "primary";
+  report.rows[0].status = report.failover_active ? "failover target" : "-";
+  for (int i = 0; i < n; ++i) {
+    const ReplicaState& st = model.replica(i);
+    RouteCheckRow& row = report.rows[i + 1];
+    row.server = config.replicas[i].name;
+    row.role = "replica";
+    row.in_rotation = st.in_rotation;
+    row.status = st.in_rotation ? "in rotation" : "out: " + st.reason;
+  }
+  for (const auto& [target, result] : reads) {
+    ++report.total_reads;
+    if (!result.ok) ++report.failed_reads;
+    int s = target.kind == RouteTarget::kPrimary   ? 0
+            : target.kind == RouteTarget::kReplica ? target.replica + 1
+                                                   : -1;
+    if (s < 0) continue;
+    RouteCheckRow& row = report.rows[s];
+    ++row.reads;
+    if (!result.ok) {
+      ++row.errors;
+      if (row.first_error.empty()) row.first_error = result.error;
+    }
+    latencies[s].push_back(
+        std::chrono::duration<double, std::milli>(result.duration).count());
+  }
+  for (int s = 0; s <= n; ++s) {
+    RouteCheckRow& row = report.rows[s];
+    row.share =
+        report.total_reads ? double(row.reads) / report.total_reads : 0.0;
+    row.p50_ms = Percentile(latencies[s], 0.50);
+    row.p95_ms = Percentile(latencies[s], 0.95);
+    if (s > 0 && row.in_rotation && row.reads == 0 && report.total_reads > 0) {
+      report.starved.push_back(row.server);
+    }
+  }
+  return report;
+}
+
+std::string FormatRouteCheckReport(const RouteCheckReport& r) {
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-20s %-8s %6s %7s %6s %9s %9s  %s\n",
+                "SERVER", "ROLE", "READS", "SHARE", "ERRORS", "P50_MS",
+                "P95_MS", "STATUS");
+  out += line;
+  for (const RouteCheckRow& row : r.rows) {
+    std::snprintf(
+        line, sizeof line, "%-20s %-8s %6d %6.1f%% %6d %9.2f %9.2f  %s\n",
+        row.server.c_str(), row.role.c_str(), row.reads, 100 * row.share,
+        row.errors, row.p50_ms, row.p95_ms, row.status.c_str());
+    out += line;
+  }
+  out += "reads: " + std::to_string(r.total_reads) +
+         ", failed: " + std::to_string(r.failed_reads) +
+         ", failover to primary: " + (r.failover_active ? "yes" : "no") + "\n";
+  for (const RouteCheckRow& row : r.rows) {
+    if (!row.first_error.empty()) {
+      out += "first error on " + row.server + ": " + row.first_error + "\n";
+    }
+  }
+  for (const std::string& s : r.starved) {
+    out += "replica " + s + " is in rotation but got no read\n";
+  }
+  out += r.ok() ? "route-check: OK\n" : "route-check: FAILED\n";
+  return out;
+}
+
+int RunRouteCheck(const Config& config, int reads, SessionFactory* sessions,
+                  const Clock* clock, std::ostream& out) {
+  SnapshotStore store(config, clock);
+  auto collectors = DefaultCollectors();
+  // The primary first, so that the replicas' lag is measured against it;
+  // then every replica at once.
+  auto poll = [&](const ServerConfig& server, int index) {
+    Poller poller(server, config, sessions, &collectors, clock);
+    if (auto outcome = poller.PollOnce()) store.RecordPoll(index, *outcome);
+  };
+  poll(config.primary, SnapshotStore::kPrimary);
+  std::vector<std::future<void>> polls;
+  for (std::size_t i = 0; i < config.replicas.size(); ++i) {
+    polls.push_back(std::async(std::launch::async, poll,
+                               std::cref(config.replicas[i]), int(i)));
+  }
+  for (auto& f : polls) f.get();
+
+  RoutingLoop loop(config, sessions, &store, clock);
+  loop.SyntheticRound(0);  // one probe of every replica
+  loop.HealthCheck();
+  const auto results = loop.SyntheticRound(reads);
+  const RouteCheckReport report =
+      BuildRouteCheckReport(config, loop.model(), results);
+  out << FormatRouteCheckReport(report);
+  return report.ok() ? 0 : 1;
+}
+
+}  // namespace pgre

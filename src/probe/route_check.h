@@ -1,0 +1,58 @@
+// route-check: the seed's verification steps ("load test with replica
+// distribution", "simulate replica failure and verify failover") as one
+// command. Polls every server once, runs one health check, routes N real
+// probe reads through the routing model against the live servers, and
+// prints where they went.
+#ifndef PGRE_PROBE_ROUTE_CHECK_H_
+#define PGRE_PROBE_ROUTE_CHECK_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "pg/session.h"
+#include "probe/routing_loop.h"
+
+namespace pgre {
+
+// One server's line of the report.
+struct RouteCheckRow {
+  std::string server;
+  std::string role;          // "primary" or "replica"
+  bool in_rotation = false;  // replicas
+  std::string status;        // "in rotation", "out: <reason>", "fallback", ...
+  int reads = 0;
+  int errors = 0;
+  double share = 0;  // reads / total reads
+  double p50_ms = 0, p95_ms = 0;
+  std::string first_error;
+};
+
+struct RouteCheckReport {
+  std::vector<RouteCheckRow> rows;  // primary first, then replicas
+  int total_reads = 0;
+  int failed_reads = 0;
+  bool failover_active = false;
+  // Replicas in rotation that got no read.
+  std::vector<std::string> starved;
+  bool ok() const { return failed_reads == 0 && starved.empty(); }
+};
+
+// Builds the report from routed reads and the model after them. Pure.
+RouteCheckReport BuildRouteCheckReport(
+    const Config& config, const RoutingModel& model,
+    const std::vector<std::pair<RouteTarget, ProbeResult>>& reads);
+
+// The report as a text table.
+std::string FormatRouteCheckReport(const RouteCheckReport& report);
+
+// Runs the whole check against the live servers and writes the table to
+// `out`. Returns 0 when every read succeeded and every replica in rotation
+// got at least one read, 1 otherwise.
+int RunRouteCheck(const Config& config, int reads, SessionFactory* sessions,
+                  const Clock* clock, std::ostream& out);
+
+}  // namespace pgre
+
+#endif  // PGRE_PROBE_ROUTE_CHECK_H_
