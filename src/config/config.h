@@ -5,7 +5,10 @@
 // the reference in docs/configuration.md.
 //
 // Loading either returns a complete, validated Config or an error; nothing
-// is ever half-applied.
+// is ever half-applied. Loading registers every DSN password with
+// RegisterDsnSecrets (common/redact.h), even when loading then fails.
+//
+// Thread safety: every function here is safe to call from any thread.
 #ifndef PGRE_CONFIG_CONFIG_H_
 #define PGRE_CONFIG_CONFIG_H_
 
@@ -59,8 +62,8 @@ struct LagStatusConfig {
 
 struct Config {
   std::string cluster = "default";
-  bool replicas_enabled = true;  // USE_READ_REPLICAS in environment mode
-  ServerConfig primary;          // role kPrimary
+  bool replicas_enabled = true;        // USE_READ_REPLICAS in environment mode
+  ServerConfig primary;                // role kPrimary
   std::vector<ServerConfig> replicas;  // role kReplica, in configured order
   Duration poll_interval = std::chrono::seconds(1);
   Duration connect_timeout = std::chrono::seconds(5);
@@ -101,6 +104,24 @@ std::optional<Duration> ParseDuration(const std::string& text);
 
 // The reference table of every config key (markdown), from the key table.
 std::string ConfigReferenceMarkdown();
+
+// Formats a duration in the syntax ParseDuration accepts, shortest form:
+// "250ms", "1s", "1.5s", "1m30s", "1h". Zero is "0s" (which ParseDuration,
+// like the config, rejects). Negative durations are formatted as "-" + the
+// absolute value.
+std::string FormatDuration(Duration d);
+
+// The names of the seed variables set in env (see HasSeedEnvironment), in
+// sorted order; for the warning logged when a config file overrides them.
+// Never returns values.
+std::vector<std::string> SeedEnvironmentVariables(
+    const std::map<std::string, std::string>& env);
+
+// The dotted keys whose values differ between `before` and `after` and that
+// are not reloadable ("cluster", "primary", "replicas"), in table order.
+// Empty when `after` can be applied by a reload.
+std::vector<std::string> ChangedNonReloadableKeys(const Config& before,
+                                                  const Config& after);
 
 }  // namespace pgre
 

@@ -1,0 +1,395 @@
+// The YAML config file loader.
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/redact.h"
+#include "config/config_keys.h"
+
+namespace pgre {
+namespace {
+
+int LineOf(const YAML::Node& node) {
+  const int line = node.Mark().line;
+  return line >= 0 ? line + 1 : 1;
+}
+
+std::string_view Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return "nothing";
+  }
+  return "?";
+}
+
+// Registers the secrets of every `dsn:` value in the tree before anything
+// else, so that no later error message can show one.
+void RegisterTreeSecrets(const YAML::Node& node) {
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      if (kv.first.IsScalar() && kv.first.Scalar() == "dsn" &&
+          kv.second.IsScalar()) {
+        RegisterDsnSecrets(kv.second.Scalar());
+      }
+      RegisterTreeSecrets(kv.second);
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) RegisterTreeSecrets(item);
+  }
+}
+
+class YamlLoader {
+ public:
+  explicit YamlLoader(std::string name) : name_(std::move(name)) {}
+
+  std::optional<Config> Load(const std::string& text, std::string* error) {
+    std::optional<Config> config;
+    try {
+      config = LoadImpl(text);
+    } catch (const YAML::Exception& e) {  // defensive: node access errors
+      const int line = e.mark.line >= 0 ? e.mark.line + 1 : 1;
+      error_ = name_ + ":" + std::to_string(line) + ": YAML error: " + e.msg;
+      config.reset();
+    }
+    if (!config) *error = ScrubSecrets(error_);
+    return config;
+  }
+
+ private:
+  std::optional<Config> LoadImpl(const std::string& text) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(text);
+    } catch (const YAML::Exception& e) {
+      const int line = e.mark.line >= 0 ? e.mark.line + 1 : 1;
+      error_ =
+          name_ + ":" + std::to_string(line) + ": YAML syntax error: " + e.msg;
+      return std::nullopt;
+    }
+    RegisterTreeSecrets(root);
+    Config config;
+    config.source = "file " + name_;
+    if (root.IsNull()) {
+      Fail(1, "primary",
+           "missing (the config is empty; primary.dsn is "
+           "required)");
+      return std::nullopt;
+    }
+    if (!root.IsMap()) {
+      Fail(LineOf(root), "(top level)",
+           "expected a mapping of keys, got " + std::string(Describe(root)));
+      return std::nullopt;
+    }
+    if (!LoadMap(root, "", &config)) return std::nullopt;
+    if (!have_primary_) {
+      Fail(LineOf(root), "primary", "missing (the primary server is required)");
+      return std::nullopt;
+    }
+    if (config.lag_status.critical < config.lag_status.warning) {
+      const int line =
+          lines_.count("lag_status.critical")  ? lines_["lag_status.critical"]
+          : lines_.count("lag_status.warning") ? lines_["lag_status.warning"]
+                                               : 1;
+      Fail(line, "lag_status.critical",
+           "must be >= lag_status.warning (" +
+               FormatDuration(config.lag_status.critical) + " < " +
+               FormatDuration(config.lag_status.warning) + ")");
+      return std::nullopt;
+    }
+    std::string key, problem;
+    if (!CheckServers(config, &key, &problem)) {
+      Fail(lines_.count(key) ? lines_[key] : 1, key, problem);
+      return std::nullopt;
+    }
+    return config;
+  }
+
+  bool Fail(int line, std::string_view key, std::string_view what) {
+    error_ = name_ + ":" + std::to_string(line) + ": " + std::string(key) +
+             ": " + std::string(what);
+    return false;
+  }
+
+  // True when some key lives under `path.`.
+  static bool IsSection(const std::string& path) {
+    for (const KeyDef& key : ConfigKeys()) {
+      if (key.path.size() > path.size() &&
+          key.path.substr(0, path.size()) == path &&
+          key.path[path.size()] == '.') {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Reads the scalar text of a value; fails when the value is not a scalar.
+  bool Scalar(const YAML::Node& key_node, const YAML::Node& value,
+              const std::string& path, std::string_view expected,
+              std::string* text) {
+    if (!value.IsScalar()) {
+      return Fail(LineOf(key_node), path,
+                  "expected " + std::string(expected) + ", got " +
+                      std::string(Describe(value)));
+    }
+    *text = value.Scalar();
+    return true;
+  }
+
+  bool LoadMap(const YAML::Node& map, const std::string& prefix,
+               Config* config) {
+    std::set<std::string> seen;
+    for (const auto& kv : map) {
+      if (!kv.first.IsScalar()) {
+        return Fail(LineOf(kv.first), prefix.empty() ? "(top level)" : prefix,
+                    "keys must be plain strings");
+      }
+      const std::string path = prefix + kv.first.Scalar();
+      if (!seen.insert(path).second) {
+        return Fail(LineOf(kv.first), path, "duplicate key");
+      }
+      lines_[path] = LineOf(kv.first);
+      if (const KeyDef* def = FindKey(path)) {
+        if (!LoadValue(*def, kv.first, kv.second, config)) return false;
+      } else if (IsSection(path)) {
+        if (!kv.second.IsMap()) {
+          return Fail(
+              LineOf(kv.first), path,
+              "expected a mapping, got " + std::string(Describe(kv.second)));
+        }
+        if (!LoadMap(kv.second, path + ".", config)) return false;
+      } else {
+        return Fail(LineOf(kv.first), path, "unknown key");
+      }
+    }
+    return true;
+  }
+
+  bool LoadValue(const KeyDef& def, const YAML::Node& key_node,
+                 const YAML::Node& value, Config* config) {
+    const std::string path(def.path);
+    const int line = LineOf(key_node);
+    std::string text, problem;
+    switch (def.type) {
+      case KeyType::kString:
+        if (!Scalar(key_node, value, path, "a string", &text)) return false;
+        if (text.empty()) return Fail(line, path, "must not be empty");
+        *def.string_field(*config) = text;
+        return true;
+      case KeyType::kDuration: {
+        if (!Scalar(key_node, value, path, "a duration like 5s", &text)) {
+          return false;
+        }
+        auto d = ParsePositiveDuration(text, &problem);
+        if (!d) return Fail(line, path, problem);
+        *def.duration_field(*config) = *d;
+        return true;
+      }
+      case KeyType::kInt: {
+        if (!Scalar(key_node, value, path, "an integer", &text)) return false;
+        auto v = ParseIntValue(text, def.min_int, &problem);
+        if (!v) return Fail(line, path, problem);
+        if (def.int_field != nullptr) *def.int_field(*config) = *v;
+        if (def.optional_int_field != nullptr) {
+          *def.optional_int_field(*config) = *v;
+        }
+        return true;
+      }
+      case KeyType::kBytes: {
+        if (!Scalar(key_node, value, path, "a byte count", &text)) {
+          return false;
+        }
+        auto v = ParseBytes(text, &problem);
+        if (!v) return Fail(line, path, problem);
+        *def.bytes_field(*config) = *v;
+        return true;
+      }
+      case KeyType::kEnum: {
+        if (!Scalar(key_node, value, path, "primary or none", &text)) {
+          return false;
+        }
+        auto f = ParseFallback(text);
+        if (!f) {
+          return Fail(line, path,
+                      "expected primary or none, got \"" + text + "\"");
+        }
+        *def.fallback_field(*config) = *f;
+        return true;
+      }
+      case KeyType::kServer:
+        have_primary_ = true;
+        config->primary.role = Role::kPrimary;
+        return LoadServer(key_node, value, path, &config->primary);
+      case KeyType::kServerList:
+        if (!value.IsSequence()) {
+          return Fail(line, path,
+                      "expected a list of servers, got " +
+                          std::string(Describe(value)));
+        }
+        for (size_t i = 0; i < value.size(); ++i) {
+          ServerConfig server;
+          server.role = Role::kReplica;
+          const std::string at = path + "[" + std::to_string(i) + "]";
+          lines_[at] = LineOf(value[i]);
+          if (!LoadServer(value[i], value[i], at, &server)) return false;
+          config->replicas.push_back(std::move(server));
+        }
+        return true;
+    }
+    return Fail(line, path, "unsupported key type");
+  }
+
+  // `anchor` is the node whose line locates the server as a whole.
+  bool LoadServer(const YAML::Node& anchor, const YAML::Node& value,
+                  const std::string& path, ServerConfig* server) {
+    const bool replica = server->role == Role::kReplica;
+    if (!value.IsMap()) {
+      return Fail(LineOf(anchor), path,
+                  "expected a mapping with name and dsn, got " +
+                      std::string(Describe(value)));
+    }
+    if (!replica) server->name = "primary";
+    std::set<std::string> seen;
+    for (const auto& kv : value) {
+      if (!kv.first.IsScalar()) {
+        return Fail(LineOf(kv.first), path, "keys must be plain strings");
+      }
+      const std::string& name = kv.first.Scalar();
+      const std::string key = path + "." + name;
+      const int line = LineOf(kv.first);
+      if (!seen.insert(name).second) return Fail(line, key, "duplicate key");
+      lines_[key] = line;
+      const ServerKeyDef* def = nullptr;
+      for (const ServerKeyDef& d : ServerKeys()) {
+        if (d.key == name) def = &d;
+      }
+      if (def == nullptr) return Fail(line, key, "unknown key");
+      if (def->replica_only && !replica) {
+        return Fail(line, key, "unknown key (only replicas have it)");
+      }
+      std::string text, problem;
+      if (def->type == KeyType::kInt) {
+        if (!Scalar(kv.first, kv.second, key, "an integer", &text)) {
+          return false;
+        }
+        auto v = ParseIntValue(text, def->min_int, &problem);
+        if (!v) return Fail(line, key, problem);
+        *def->int_field(*server) = *v;
+      } else {
+        if (!Scalar(kv.first, kv.second, key, "a string", &text)) {
+          return false;
+        }
+        if (text.empty()) return Fail(line, key, "must not be empty");
+        *def->string_field(*server) = text;
+      }
+    }
+    for (const ServerKeyDef& def : ServerKeys()) {
+      const bool required =
+          replica ? def.required_replica : def.required_primary;
+      if (required && !seen.count(std::string(def.key))) {
+        return Fail(LineOf(anchor), path + "." + std::string(def.key),
+                    "missing");
+      }
+    }
+    std::string problem;
+    if (!FinishServer(server, &problem)) {
+      return Fail(lines_[path + ".dsn"], path + ".dsn", problem);
+    }
+    // Where CheckServers points for a server whose name was defaulted.
+    if (!lines_.count(path + ".name")) lines_[path + ".name"] = LineOf(anchor);
+    if (!lines_.count(path + ".application_name")) {
+      lines_[path + ".application_name"] = lines_[path + ".name"];
+    }
+    return true;
+  }
+
+  const std::string name_;
+  std::string error_;
+  bool have_primary_ = false;
+  std::map<std::string, int> lines_;  // dotted key -> line it was set on
+};
+
+bool SameServer(const ServerConfig& a, const ServerConfig& b) {
+  return a.name == b.name && a.role == b.role && a.dsn == b.dsn &&
+         a.application_name == b.application_name && a.weight == b.weight;
+}
+
+}  // namespace
+
+std::optional<Config> LoadConfigText(const std::string& text,
+                                     const std::string& name,
+                                     std::string* error) {
+  return YamlLoader(name).Load(text, error);
+}
+
+std::optional<Config> LoadConfigFile(const std::string& path,
+                                     std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = path + ": cannot read: " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    *error = path + ": cannot read: " + std::strerror(errno);
+    return std::nullopt;
+  }
+  return LoadConfigText(text.str(), path, error);
+}
+
+std::vector<std::string> ChangedNonReloadableKeys(const Config& before,
+                                                  const Config& after) {
+  Config a = before;  // accessors need mutable configs
+  Config b = after;
+  std::vector<std::string> changed;
+  for (const KeyDef& key : ConfigKeys()) {
+    if (key.reloadable) continue;
+    bool same = true;
+    switch (key.type) {
+      case KeyType::kString:
+        same = *key.string_field(a) == *key.string_field(b);
+        break;
+      case KeyType::kDuration:
+        same = *key.duration_field(a) == *key.duration_field(b);
+        break;
+      case KeyType::kInt:
+        same = key.int_field != nullptr
+                   ? *key.int_field(a) == *key.int_field(b)
+                   : *key.optional_int_field(a) == *key.optional_int_field(b);
+        break;
+      case KeyType::kBytes:
+        same = *key.bytes_field(a) == *key.bytes_field(b);
+        break;
+      case KeyType::kEnum:
+        same = *key.fallback_field(a) == *key.fallback_field(b);
+        break;
+      case KeyType::kServer:
+        same = SameServer(a.primary, b.primary);
+        break;
+      case KeyType::kServerList:
+        same = a.replicas_enabled == b.replicas_enabled &&
+               a.replicas.size() == b.replicas.size();
+        for (size_t i = 0; same && i < a.replicas.size(); ++i) {
+          same = SameServer(a.replicas[i], b.replicas[i]);
+        }
+        break;
+    }
+    if (!same) changed.emplace_back(key.path);
+  }
+  return changed;
+}
+
+}  // namespace pgre

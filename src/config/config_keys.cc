@@ -1,0 +1,363 @@
+#include "config/config_keys.h"
+
+#include <array>
+#include <sstream>
+
+namespace pgre {
+namespace {
+
+constexpr KeyDef kKeys[] = {
+    {.path = "cluster",
+     .type = KeyType::kString,
+     .default_text = "default",
+     .reloadable = false,
+     .doc = "Name of the monitored cluster: the `cluster` label of every "
+            "metric.",
+     .string_field = [](Config& c) { return &c.cluster; }},
+    {.path = "poll_interval",
+     .type = KeyType::kDuration,
+     .default_text = "1s",
+     .reloadable = true,
+     .doc = "How often every server is polled.",
+     .duration_field = [](Config& c) { return &c.poll_interval; }},
+    {.path = "connect_timeout",
+     .type = KeyType::kDuration,
+     .default_text = "5s",
+     .reloadable = true,
+     .doc = "Limit on opening a connection to a server (TCP, TLS and "
+            "authentication). The seed's `DB_CONNECTION_TIMEOUT`.",
+     .duration_field = [](Config& c) { return &c.connect_timeout; }},
+    {.path = "query_timeout",
+     .type = KeyType::kDuration,
+     .default_text = "5s",
+     .reloadable = true,
+     .doc = "Limit on the queries of one poll of one server. The seed's "
+            "`DB_QUERY_TIMEOUT`.",
+     .duration_field = [](Config& c) { return &c.query_timeout; }},
+    {.path = "app_pool_size",
+     .type = KeyType::kInt,
+     .default_text = "(unset)",
+     .reloadable = true,
+     .doc = "The application's own connection pool size (the seed's "
+            "`DB_MAX_CONNECTIONS`), to compare connection counts against. "
+            "Unset: unknown.",
+     .min_int = 1,
+     .optional_int_field = [](Config& c) { return &c.app_pool_size; }},
+    {.path = "primary",
+     .type = KeyType::kServer,
+     .default_text = "(required)",
+     .reloadable = false,
+     .doc = "The primary server; see [Server keys](#server-keys). "
+            "`primary.dsn` is the one key every config must set.",
+     .required = true},
+    {.path = "replicas",
+     .type = KeyType::kServerList,
+     .default_text = "[]",
+     .reloadable = false,
+     .doc = "The streaming replicas, in routing order; see "
+            "[Server keys](#server-keys). May be empty."},
+    {.path = "routing.max_lag",
+     .type = KeyType::kDuration,
+     .default_text = "5s",
+     .reloadable = true,
+     .doc = "A replica whose replication lag exceeds this is taken out of "
+            "read routing.",
+     .duration_field = [](Config& c) { return &c.routing.max_lag; }},
+    {.path = "routing.max_lag_bytes",
+     .type = KeyType::kBytes,
+     .default_text = "0",
+     .reloadable = true,
+     .doc = "A replica more than this much WAL behind the primary is taken "
+            "out of read routing. 0: no byte limit.",
+     .bytes_field = [](Config& c) { return &c.routing.max_lag_bytes; }},
+    {.path = "routing.fall",
+     .type = KeyType::kInt,
+     .default_text = "3",
+     .reloadable = true,
+     .doc = "Consecutive failed health checks before a replica is marked "
+            "down (>= 1).",
+     .min_int = 1,
+     .int_field = [](Config& c) { return &c.routing.fall; }},
+    {.path = "routing.rise",
+     .type = KeyType::kInt,
+     .default_text = "2",
+     .reloadable = true,
+     .doc = "Consecutive successful health checks before a down replica is "
+            "marked up again (>= 1).",
+     .min_int = 1,
+     .int_field = [](Config& c) { return &c.routing.rise; }},
+    {.path = "routing.health_check_interval",
+     .type = KeyType::kDuration,
+     .default_text = "30s",
+     .reloadable = true,
+     .doc = "Interval of the routing health checks. The seed's "
+            "`REPLICA_HEALTH_CHECK_INTERVAL`.",
+     .duration_field =
+         [](Config& c) { return &c.routing.health_check_interval; }},
+    {.path = "routing.fallback",
+     .type = KeyType::kEnum,
+     .default_text = "primary",
+     .reloadable = true,
+     .doc = "Where reads go when no replica is routable: `primary`, or "
+            "`none` (no read target).",
+     .fallback_field = [](Config& c) { return &c.routing.fallback; }},
+    {.path = "routing.synthetic_check_interval",
+     .type = KeyType::kDuration,
+     .default_text = "10s",
+     .reloadable = true,
+     .doc = "How often the synthetic read check runs.",
+     .duration_field =
+         [](Config& c) { return &c.routing.synthetic_check_interval; }},
+    {.path = "routing.synthetic_reads",
+     .type = KeyType::kInt,
+     .default_text = "3",
+     .reloadable = true,
+     .doc = "Number of reads one synthetic check routes (>= 1).",
+     .min_int = 1,
+     .int_field = [](Config& c) { return &c.routing.synthetic_reads; }},
+    {.path = "routing.probe_query",
+     .type = KeyType::kString,
+     .default_text = "SELECT 1",
+     .reloadable = true,
+     .doc = "The statement a synthetic read runs.",
+     .string_field = [](Config& c) { return &c.routing.probe_query; }},
+    {.path = "lag_status.warning",
+     .type = KeyType::kDuration,
+     .default_text = "1s",
+     .reloadable = true,
+     .doc = "Replication lag threshold of the `warning` status in the lag "
+            "endpoint.",
+     .duration_field = [](Config& c) { return &c.lag_status.warning; }},
+    {.path = "lag_status.critical",
+     .type = KeyType::kDuration,
+     .default_text = "5s",
+     .reloadable = true,
+     .doc = "Replication lag threshold of the `critical` status. Must be >= "
+            "`lag_status.warning`.",
+     .duration_field = [](Config& c) { return &c.lag_status.critical; }},
+};
+
+constexpr ServerKeyDef kServerKeys[] = {
+    {.key = "name",
+     .type = KeyType::kString,
+     .default_text = "`primary` for the primary; required for replicas",
+     .replica_only = false,
+     .required_primary = false,
+     .required_replica = true,
+     .doc = "Server name, unique across the config: the `server` label.",
+     .string_field = [](ServerConfig& s) { return &s.name; }},
+    {.key = "dsn",
+     .type = KeyType::kString,
+     .default_text = "(required)",
+     .replica_only = false,
+     .required_primary = true,
+     .required_replica = true,
+     .doc = "libpq connection string, as a URI "
+            "(`postgresql://monitor@db1:5432/app?sslmode=require`) or in "
+            "key=value form (`host=db1 port=5432 user=monitor`). A password "
+            "in it is never logged or published; a password file "
+            "(`~/.pgpass`, `PGPASSFILE`) keeps it out of the config "
+            "altogether.",
+     .string_field = [](ServerConfig& s) { return &s.dsn; }},
+    {.key = "application_name",
+     .type = KeyType::kString,
+     .default_text = "the server's `name`",
+     .replica_only = true,
+     .required_primary = false,
+     .required_replica = false,
+     .doc = "Replicas only: the replica's `application_name` in the "
+            "primary's `pg_stat_replication` (as set in the replica's "
+            "`primary_conninfo`). Unique across replicas.",
+     .string_field = [](ServerConfig& s) { return &s.application_name; }},
+    {.key = "weight",
+     .type = KeyType::kInt,
+     .default_text = "1",
+     .replica_only = true,
+     .required_primary = false,
+     .required_replica = false,
+     .doc = "Replicas only: relative share of reads routed to this replica "
+            "(>= 1).",
+     .min_int = 1,
+     .int_field = [](ServerConfig& s) { return &s.weight; }},
+};
+
+constexpr EnvVarDef kEnvVars[] = {
+    {"DATABASE_URL", EnvKind::kPrimaryDsn, "primary.dsn", true,
+     "Required. The primary's connection string; the server is named "
+     "`primary`."},
+    {"USE_READ_REPLICAS", EnvKind::kEnableReplicas, "", true,
+     "`true`, `1` or `yes` (any case): monitor the `READ_REPLICA_<N>_*` "
+     "replicas. `false`, `0`, `no` or unset: no replicas; "
+     "`READ_REPLICA_*` are ignored."},
+    {"READ_REPLICA_<N>_CONNECTION_STRING", EnvKind::kReplicaDsn,
+     "replicas[].dsn", true,
+     "Replica N's connection string, for N = 1, 2, 3, ... without gaps; "
+     "the server is named `replica<N>`."},
+    {"READ_REPLICA_<N>_APPLICATION_NAME", EnvKind::kReplicaAppName,
+     "replicas[].application_name", false,
+     "Optional: replica N's `application_name` in `pg_stat_replication` "
+     "(default `replica<N>`)."},
+    {"REPLICA_HEALTH_CHECK_INTERVAL", EnvKind::kMilliseconds,
+     "routing.health_check_interval", true, "In milliseconds, e.g. `30000`."},
+    {"DB_CONNECTION_TIMEOUT", EnvKind::kDuration, "connect_timeout", true,
+     "A duration, e.g. `30s`."},
+    {"DB_QUERY_TIMEOUT", EnvKind::kDuration, "query_timeout", true,
+     "A duration, e.g. `60s`."},
+    {"DB_MAX_CONNECTIONS", EnvKind::kInt, "app_pool_size", true,
+     "An integer >= 1."},
+    {"DB_MIN_CONNECTIONS", EnvKind::kIgnored, "", true,
+     "Accepted and ignored (the application's pool setting)."},
+    {"DB_MAX_IDLE_TIME", EnvKind::kIgnored, "", true,
+     "Accepted and ignored (the application's pool setting)."},
+    {"DB_MAX_LIFETIME", EnvKind::kIgnored, "", true,
+     "Accepted and ignored (the application's pool setting)."},
+    {"PGRE_CLUSTER", EnvKind::kString, "cluster", false,
+     "Optional: the cluster name (default `default`)."},
+};
+
+constexpr std::array<std::pair<std::string_view, Fallback>, 2> kFallbackNames =
+    {{{"primary", Fallback::kPrimary}, {"none", Fallback::kNone}}};
+
+constexpr std::string_view kMarkdownHeader =
+    R"(# Configuration
+
+<!-- Generated by ConfigReferenceMarkdown() in src/config/config_keys.cc.
+     Do not edit; regenerate with
+     PGRE_UPDATE_DOCS=1 build/src/config/config_tests '[docs]' -->
+
+pg_replica_exporter takes its configuration from one of two sources:
+
+1. **A YAML file**, given with `--config.file=PATH`.
+   [`config/pg_replica_exporter.yml`](../config/pg_replica_exporter.yml) is a
+   commented example that shows every key with its default.
+2. **The seed application's environment variables** (`DATABASE_URL`,
+   `USE_READ_REPLICAS`, `READ_REPLICA_<N>_CONNECTION_STRING`, ...; see
+   [Environment mode](#environment-mode) and
+   [`config/env.example`](../config/env.example)). This mode applies only
+   when no `--config.file` is given.
+
+When both a `--config.file` and seed variables are present, **the file wins**:
+the variables are ignored and the agent logs a warning that names each
+ignored variable (never its value).
+
+Loading is all or nothing. The first problem found stops it with one line,
+`FILE:LINE: KEY: what is wrong` for a file (KEY is a dotted path such as
+`routing.fall` or `replicas[1].dsn`; list entries count from 0) or
+`environment: VARIABLE: what is wrong` in environment mode. Unknown keys are
+errors. No message ever contains a password.
+
+**Durations** are a sequence of numbers with units `ms`, `s`, `m`, `h`:
+`250ms`, `5s`, `1.5s`, `10m`, `1h30m`. A bare number, a negative value and
+(for every duration key) zero are rejected. **Byte counts** are an integer,
+optionally with a unit `kB`, `MB`, `GB` or `TB` (powers of 1024, as in
+PostgreSQL): `16MB`.
+
+**Reloadable** keys take effect on a configuration reload; a change to any
+other key needs a restart.
+
+The `endpoint` shown for a server is `host:port` from its DSN (IPv6 hosts in
+brackets; a Unix socket directory when the host is a path). A DSN without a
+host is shown with libpq's default socket directory. libpq's `PGHOST`/`PGPORT`
+environment variables also apply to connections but are not reflected in the
+endpoint.
+)";
+
+std::string Code(std::string_view s) { return "`" + std::string(s) + "`"; }
+
+}  // namespace
+
+std::string_view KeyTypeName(KeyType type) {
+  switch (type) {
+    case KeyType::kString:
+      return "string";
+    case KeyType::kDuration:
+      return "duration";
+    case KeyType::kInt:
+      return "integer";
+    case KeyType::kBytes:
+      return "bytes";
+    case KeyType::kEnum:
+      return "enum";
+    case KeyType::kServer:
+      return "server";
+    case KeyType::kServerList:
+      return "list of servers";
+  }
+  return "?";
+}
+
+std::span<const KeyDef> ConfigKeys() { return kKeys; }
+std::span<const ServerKeyDef> ServerKeys() { return kServerKeys; }
+std::span<const EnvVarDef> EnvVars() { return kEnvVars; }
+
+const KeyDef* FindKey(std::string_view path) {
+  for (const KeyDef& key : kKeys) {
+    if (key.path == path) return &key;
+  }
+  return nullptr;
+}
+
+std::optional<Fallback> ParseFallback(std::string_view name) {
+  for (const auto& [n, f] : kFallbackNames) {
+    if (n == name) return f;
+  }
+  return std::nullopt;
+}
+
+std::string_view FallbackName(Fallback f) {
+  for (const auto& [n, value] : kFallbackNames) {
+    if (value == f) return n;
+  }
+  return "?";
+}
+
+std::string ConfigReferenceMarkdown() {
+  std::ostringstream out;
+  out << kMarkdownHeader;
+
+  out << "\n## Keys\n\n"
+         "| Key | Type | Default | Reloadable | Description |\n"
+         "|---|---|---|---|---|\n";
+  for (const KeyDef& key : kKeys) {
+    std::string type(KeyTypeName(key.type));
+    if (key.type == KeyType::kEnum) {
+      type += ": ";
+      for (size_t i = 0; i < kFallbackNames.size(); ++i) {
+        if (i > 0) type += ", ";
+        type += Code(kFallbackNames[i].first);
+      }
+    }
+    const bool literal = key.default_text.front() != '(';
+    out << "| " << Code(key.path) << " | " << type << " | "
+        << (literal ? Code(key.default_text) : std::string(key.default_text))
+        << " | " << (key.reloadable ? "yes" : "no") << " | " << key.doc
+        << " |\n";
+  }
+
+  out << "\n## Server keys\n\n"
+         "The keys of `primary` and of each entry of `replicas`:\n\n"
+         "| Key | Type | Default | Description |\n"
+         "|---|---|---|---|\n";
+  for (const ServerKeyDef& key : kServerKeys) {
+    out << "| " << Code(key.key) << " | " << KeyTypeName(key.type) << " | "
+        << (key.default_text == "1" ? Code(key.default_text)
+                                    : std::string(key.default_text))
+        << " | " << key.doc << " |\n";
+  }
+
+  out << "\n## Environment mode\n\n"
+         "Used only when no `--config.file` is given. Every key not listed "
+         "here keeps its default. Errors name the variable: "
+         "`environment: READ_REPLICA_2_CONNECTION_STRING: ...`. Other "
+         "`READ_REPLICA_<N>_*` variables are ignored.\n\n"
+         "| Variable | Sets | Description |\n"
+         "|---|---|---|\n";
+  for (const EnvVarDef& var : kEnvVars) {
+    out << "| " << Code(var.name) << " | "
+        << (var.key.empty() ? std::string("-") : Code(var.key)) << " | "
+        << var.doc << " |\n";
+  }
+  return out.str();
+}
+
+}  // namespace pgre

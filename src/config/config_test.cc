@@ -1,0 +1,396 @@
+#include "config/config.h"
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "common/redact.h"
+
+namespace pgre {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+// Every config below carries this password; no error may show it.
+constexpr char kPassword[] = "hunter2";
+
+// Lines 1-2 of most test configs: a valid primary.
+const std::string kMin =
+    "primary:\n"
+    "  dsn: \"postgresql://mon:hunter2-SECRET@db1/app\"\n";
+
+std::optional<Config> Load(const std::string& text, std::string* error) {
+  return LoadConfigText(text, "t.yml", error);
+}
+
+TEST_CASE("Minimal config gets every default", "[config]") {
+  std::string error;
+  auto config = Load(kMin, &error);
+  REQUIRE(config.has_value());
+  CHECK(error.empty());
+  const Config defaults;
+  CHECK(config->cluster == "default");
+  CHECK(config->source == "file t.yml");
+  CHECK(config->replicas_enabled);
+  CHECK(config->replicas.empty());
+  CHECK(config->poll_interval == defaults.poll_interval);
+  CHECK(config->connect_timeout == defaults.connect_timeout);
+  CHECK(config->query_timeout == defaults.query_timeout);
+  CHECK_FALSE(config->app_pool_size.has_value());
+  CHECK(config->routing.max_lag == defaults.routing.max_lag);
+  CHECK(config->routing.max_lag_bytes == 0);
+  CHECK(config->routing.fall == 3);
+  CHECK(config->routing.rise == 2);
+  CHECK(config->routing.fallback == Fallback::kPrimary);
+  CHECK(config->routing.probe_query == "SELECT 1");
+  CHECK(config->lag_status.warning == seconds(1));
+  CHECK(config->lag_status.critical == seconds(5));
+
+  const ServerConfig& p = config->primary;
+  CHECK(p.name == "primary");
+  CHECK(p.role == Role::kPrimary);
+  CHECK(p.dsn == "postgresql://mon:hunter2-SECRET@db1/app");
+  CHECK(p.redacted_dsn == "postgresql://mon:xxxxx@db1/app");
+  CHECK(p.endpoint == "db1:5432");
+  // Loading registered the password: any later text is scrubbed.
+  CHECK(ScrubSecrets("x hunter2-SECRET y") == "x xxxxx y");
+}
+
+TEST_CASE("Full config sets every key", "[config]") {
+  const std::string text = R"(
+cluster: prod-eu
+poll_interval: 250ms
+connect_timeout: 2s
+query_timeout: 3s
+app_pool_size: 100
+primary:
+  name: db-main
+  dsn: "host=db1 port=6432 user=mon password='s3 cr\\'et' dbname=app"
+replicas:
+  - name: r1
+    dsn: "postgresql://mon@db2:5433/app?password=pw%21&sslmode=require"
+    application_name: walreceiver_r1
+    weight: 3
+  - name: r2
+    dsn: postgresql://db3/app
+routing:
+  max_lag: 1m30s
+  max_lag_bytes: 16MB
+  fall: 5
+  rise: 4
+  health_check_interval: 15s
+  fallback: none
+  synthetic_check_interval: 20s
+  synthetic_reads: 7
+  probe_query: SELECT now()
+lag_status:
+  warning: 2s
+  critical: 2s
+)";
+  std::string error;
+  auto config = Load(text, &error);
+  INFO(error);
+  REQUIRE(config.has_value());
+  CHECK(config->cluster == "prod-eu");
+  CHECK(config->poll_interval == milliseconds(250));
+  CHECK(config->connect_timeout == seconds(2));
+  CHECK(config->query_timeout == seconds(3));
+  CHECK(config->app_pool_size == 100);
+
+  CHECK(config->primary.name == "db-main");
+  CHECK(config->primary.role == Role::kPrimary);
+  CHECK(config->primary.endpoint == "db1:6432");
+  CHECK(config->primary.redacted_dsn ==
+        "host=db1 port=6432 user=mon password=xxxxx dbname=app");
+
+  REQUIRE(config->replicas.size() == 2);
+  const ServerConfig& r1 = config->replicas[0];
+  CHECK(r1.name == "r1");
+  CHECK(r1.role == Role::kReplica);
+  CHECK(r1.application_name == "walreceiver_r1");
+  CHECK(r1.weight == 3);
+  CHECK(r1.endpoint == "db2:5433");
+  CHECK(r1.redacted_dsn ==
+        "postgresql://mon@db2:5433/app?password=xxxxx&sslmode=require");
+  const ServerConfig& r2 = config->replicas[1];
+  CHECK(r2.name == "r2");
+  CHECK(r2.application_name == "r2");
+  CHECK(r2.weight == 1);
+  CHECK(r2.endpoint == "db3:5432");
+
+  CHECK(config->routing.max_lag == seconds(90));
+  CHECK(config->routing.max_lag_bytes == 16u << 20);
+  CHECK(config->routing.fall == 5);
+  CHECK(config->routing.rise == 4);
+  CHECK(config->routing.health_check_interval == seconds(15));
+  CHECK(config->routing.fallback == Fallback::kNone);
+  CHECK(config->routing.synthetic_check_interval == seconds(20));
+  CHECK(config->routing.synthetic_reads == 7);
+  CHECK(config->routing.probe_query == "SELECT now()");
+  CHECK(config->lag_status.warning == seconds(2));
+  CHECK(config->lag_status.critical == seconds(2));
+
+  // Both password forms were registered.
+  CHECK(ScrubSecrets("s3 cr'et|pw!|pw%21") == "xxxxx|xxxxx|xxxxx");
+}
+
+TEST_CASE("Endpoints come from the DSN", "[config]") {
+  struct Case {
+    std::string dsn;
+    std::string endpoint;
+  };
+  const std::vector<Case> cases = {
+      {"postgresql://db1/app", "db1:5432"},
+      {"postgresql://u@db1:6432/app", "db1:6432"},
+      {"postgres://db1", "db1:5432"},
+      {"host=db1 port=6543", "db1:6543"},
+      {"host=/tmp port=5433", "/tmp:5433"},
+      {"dbname=app", "/var/run/postgresql:5432"},
+      {"postgresql:///app", "/var/run/postgresql:5432"},
+      {"postgresql://h1:5432,h2:5433/app", "h1:5432,h2:5433"},
+      {"host=h1,h2 port=5433", "h1:5433,h2:5433"},
+      {"postgresql://[::1]:5432/db", "[::1]:5432"},
+      {"hostaddr=10.0.0.1", "10.0.0.1:5432"},
+      {"host=db1 hostaddr=10.0.0.1", "db1:5432"},
+  };
+  for (const Case& c : cases) {
+    INFO("dsn: " << c.dsn);
+    std::string error;
+    auto config = Load("primary: {dsn: '" + c.dsn + "'}\n", &error);
+    INFO(error);
+    REQUIRE(config.has_value());
+    CHECK(config->primary.endpoint == c.endpoint);
+  }
+}
+
+TEST_CASE("Bad configs fail with FILE:LINE: KEY: and no password", "[config]") {
+  struct Case {
+    std::string text;
+    std::string prefix;     // the error must start with this
+    std::string also = "";  // and contain this
+  };
+  const std::vector<Case> cases = {
+      // YAML syntax.
+      {"primary: [\n", "t.yml:2: YAML syntax error: "},
+      {kMin + "a: b: c\n", "t.yml:3: YAML syntax error: "},
+      // Structure.
+      {"", "t.yml:1: primary: missing"},
+      {"# nothing\n", "t.yml:1: primary: missing"},
+      {"- 1\n", "t.yml:1: (top level): expected a mapping"},
+      {"cluster: x\n", "t.yml:1: primary: missing"},
+      {"? [a]\n: 1\n" + kMin, "t.yml:1: (top level): keys must be plain"},
+      // Unknown and duplicate keys.
+      {kMin + "pol_interval: 1s\n", "t.yml:3: pol_interval: unknown key"},
+      {kMin + "routing:\n  maxlag: 5s\n",
+       "t.yml:4: routing.maxlag: unknown key"},
+      {kMin + "lag_status:\n  warning: 1s\n  crit: 2s\n",
+       "t.yml:5: lag_status.crit: unknown key"},
+      {kMin + "primary_dsn: x\n", "t.yml:3: primary_dsn: unknown key"},
+      {kMin + "replicas:\n  - name: r1\n    dsn: host=db2\n    wieght: 2\n",
+       "t.yml:6: replicas[0].wieght: unknown key"},
+      {"primary:\n  dsn: host=db1\n  weight: 2\n",
+       "t.yml:3: primary.weight: unknown key (only replicas have it)"},
+      {"primary:\n  dsn: host=db1\n  application_name: x\n",
+       "t.yml:3: primary.application_name: unknown key"},
+      {kMin + "poll_interval: 1s\npoll_interval: 2s\n",
+       "t.yml:4: poll_interval: duplicate key"},
+      {kMin + "replicas:\n  - name: r1\n    dsn: host=db2\n    name: r2\n",
+       "t.yml:6: replicas[0].name: duplicate key"},
+      // Wrong types.
+      {kMin + "poll_interval: [1s]\n",
+       "t.yml:3: poll_interval: expected a duration like 5s, got a list"},
+      {kMin + "routing: 5\n",
+       "t.yml:3: routing: expected a mapping, got a "
+       "scalar"},
+      {kMin + "replicas: {a: 1}\n",
+       "t.yml:3: replicas: expected a list of servers, got a mapping"},
+      {kMin + "replicas:\n",
+       "t.yml:3: replicas: expected a list of servers, "
+       "got nothing"},
+      {kMin + "replicas:\n  - host=db2\n",
+       "t.yml:4: replicas[0]: expected a mapping with name and dsn"},
+      {"primary: postgresql://db1\n", "t.yml:1: primary: expected a mapping"},
+      {kMin + "cluster: {a: 1}\n", "t.yml:3: cluster: expected a string"},
+      {kMin + "cluster:\n", "t.yml:3: cluster: expected a string, got nothing"},
+      {kMin + "cluster: ''\n", "t.yml:3: cluster: must not be empty"},
+      {kMin + "routing:\n  fall: three\n",
+       "t.yml:4: routing.fall: expected an integer, got \"three\""},
+      {kMin + "routing:\n  fallback: replica\n",
+       "t.yml:4: routing.fallback: expected primary or none, got \"replica\""},
+      {kMin + "routing:\n  max_lag_bytes: 1.5MB\n",
+       "t.yml:4: routing.max_lag_bytes: expected a byte count"},
+      {kMin + "routing:\n  max_lag_bytes: -1\n",
+       "t.yml:4: routing.max_lag_bytes: expected a byte count"},
+      {kMin + "routing:\n  probe_query: ''\n",
+       "t.yml:4: routing.probe_query: must not be empty"},
+      {kMin + "app_pool_size: lots\n",
+       "t.yml:3: app_pool_size: expected an integer"},
+      // Bad durations.
+      {kMin + "poll_interval: 1x\n",
+       "t.yml:3: poll_interval: invalid duration \"1x\""},
+      {kMin + "poll_interval: -1s\n",
+       "t.yml:3: poll_interval: negative duration \"-1s\""},
+      {kMin + "poll_interval: ''\n", "t.yml:3: poll_interval: empty duration"},
+      {kMin + "poll_interval:\n",
+       "t.yml:3: poll_interval: expected a duration like 5s, got nothing"},
+      {kMin + "poll_interval: 5\n",
+       "t.yml:3: poll_interval: duration \"5\" has no unit"},
+      {kMin + "connect_timeout: 0s\n",
+       "t.yml:3: connect_timeout: duration must be greater than 0"},
+      {kMin + "query_timeout: 0ms\n",
+       "t.yml:3: query_timeout: duration must be greater than 0"},
+      {kMin + "routing:\n  max_lag: 0s\n",
+       "t.yml:4: routing.max_lag: duration must be greater than 0"},
+      {kMin + "routing:\n  health_check_interval: 30000\n",
+       "t.yml:4: routing.health_check_interval: duration \"30000\" has no "
+       "unit"},
+      {kMin + "lag_status:\n  warning: 1 s\n",
+       "t.yml:4: lag_status.warning: invalid duration"},
+      // Bounds.
+      {kMin + "routing:\n  fall: 0\n", "t.yml:4: routing.fall: must be >= 1"},
+      {kMin + "routing:\n  rise: -2\n", "t.yml:4: routing.rise: must be >= 1"},
+      {kMin + "routing:\n  synthetic_reads: 0\n",
+       "t.yml:4: routing.synthetic_reads: must be >= 1"},
+      {kMin + "app_pool_size: 0\n", "t.yml:3: app_pool_size: must be >= 1"},
+      {kMin + "replicas:\n  - name: r1\n    dsn: host=db2\n    weight: 0\n",
+       "t.yml:6: replicas[0].weight: must be >= 1"},
+      {kMin + "lag_status:\n  warning: 10s\n  critical: 5s\n",
+       "t.yml:5: lag_status.critical: must be >= lag_status.warning (5s < "
+       "10s)"},
+      {kMin + "lag_status:\n  warning: 10s\n",
+       "t.yml:4: lag_status.critical: must be >= lag_status.warning"},
+      // Servers.
+      {"primary:\n  name: p\n", "t.yml:1: primary.dsn: missing"},
+      {"primary:\n  dsn: ''\n", "t.yml:2: primary.dsn: must not be empty"},
+      {kMin + "replicas:\n  - dsn: host=db2\n",
+       "t.yml:4: replicas[0].name: missing"},
+      {kMin + "replicas:\n  - name: r1\n  - name: r2\n    dsn: host=db3\n",
+       "t.yml:4: replicas[0].dsn: missing"},
+      {kMin + "replicas:\n  - name: ''\n    dsn: host=db2\n",
+       "t.yml:4: replicas[0].name: must not be empty"},
+      {kMin + "replicas:\n  - name: primary\n    dsn: host=db2\n",
+       "t.yml:4: replicas[0].name: duplicate server name \"primary\" (also "
+       "used by primary)"},
+      {kMin + "replicas:\n  - name: r1\n    dsn: host=db2\n"
+              "  - name: r1\n    dsn: host=db3\n",
+       "t.yml:6: replicas[1].name: duplicate server name \"r1\" (also used by "
+       "replicas[0])"},
+      {"primary:\n  name: db\n  dsn: host=db1\nreplicas:\n  - name: db\n"
+       "    dsn: host=db2\n",
+       "t.yml:5: replicas[0].name: duplicate server name \"db\""},
+      {kMin + "replicas:\n  - name: r1\n    dsn: host=db2\n"
+              "  - name: r2\n    dsn: host=db3\n    application_name: r1\n",
+       "t.yml:8: replicas[1].application_name: duplicate application_name "
+       "\"r1\""},
+      {kMin + "replicas:\n  - name: r1\n    dsn: host=db2\n"
+              "    application_name: x\n"
+              "  - name: x\n    dsn: host=db3\n",
+       "t.yml:7: replicas[1].application_name: duplicate application_name "
+       "\"x\""},
+      // DSNs that libpq rejects; each carries the password.
+      {"primary:\n  dsn: host=db1 password=hunter2-SECRET bogus=1\n",
+       "t.yml:2: primary.dsn: invalid connection string: invalid connection "
+       "option \"bogus\""},
+      {"primary:\n  dsn: postgresql://mon:hunter2-SECRET@db1/app?foo=bar\n",
+       "t.yml:2: primary.dsn: invalid connection string: invalid URI query "
+       "parameter: \"foo\""},
+      {"primary:\n  dsn: host=db1 password=hunter2 SECRET\n",
+       "t.yml:2: primary.dsn: invalid connection string: missing \"=\" after "
+       "\"xxxxx\""},
+      {"primary:\n  dsn: postgresql://mon:hunter2%zz@db1/app\n",
+       "t.yml:2: primary.dsn: invalid connection string: invalid "
+       "percent-encoded token: \"xxxxx\""},
+      {"primary:\n  dsn: \"host=db1 password='hunter2-SECRET\"\n",
+       "t.yml:2: primary.dsn: invalid connection string: unterminated quoted "
+       "string"},
+      {"primary:\n  dsn: postgresql://mon:hunter2/SECRET@db1/app\n",
+       "t.yml:2: primary.dsn: invalid connection string: port is not a "
+       "number"},
+      {"primary:\n  dsn: \"postgresql://mon:hunter2 SECRET@db1/app\"\n"
+       "cluster: [\n",
+       "t.yml:4: YAML syntax error: "},
+      {kMin + "replicas:\n  - name: r1\n    dsn: 'host=db2 port=99999'\n",
+       "t.yml:5: replicas[0].dsn: invalid connection string: port is not a "
+       "number"},
+      {kMin + "replicas:\n  - name: r1\n    dsn: 'host=a,b port=1,2,3'\n",
+       "t.yml:5: replicas[0].dsn: invalid connection string: 3 ports for 2 "
+       "hosts"},
+      {kMin + "replicas:\n  - name: r1\n    dsn: 'host=a,b hostaddr=1.2.3.4'\n",
+       "t.yml:5: replicas[0].dsn: invalid connection string: 2 host names but "
+       "1 hostaddr values"},
+      // The password in the wrong place is still scrubbed (it was
+      // registered from the dsn before anything was checked).
+      {kMin + "poll_interval: hunter2-SECRET\n",
+       "t.yml:3: poll_interval: invalid duration \"xxxxx\""},
+  };
+  for (const Case& c : cases) {
+    INFO("config:\n" << c.text);
+    std::string error;
+    auto config = Load(c.text, &error);
+    INFO("error: " << error);
+    CHECK_FALSE(config.has_value());
+    CHECK_THAT(error, Catch::StartsWith(c.prefix));
+    if (!c.also.empty()) CHECK_THAT(error, Catch::Contains(c.also));
+    CHECK(error.find(kPassword) == std::string::npos);
+    CHECK(error.find('\n') == std::string::npos);
+  }
+}
+
+TEST_CASE("LoadConfigFile reads a file and names it in errors", "[config]") {
+  const std::string path = "config_test_tmp.yml";
+  {
+    std::ofstream out(path);
+    out << kMin << "poll_interval: 2s\n";
+  }
+  std::string error;
+  auto config = LoadConfigFile(path, &error);
+  REQUIRE(config.has_value());
+  CHECK(config->poll_interval == seconds(2));
+  CHECK(config->source == "file " + path);
+  {
+    std::ofstream out(path);
+    out << kMin << "poll_interval: 2\n";
+  }
+  CHECK_FALSE(LoadConfigFile(path, &error).has_value());
+  CHECK_THAT(error, Catch::StartsWith(path + ":3: poll_interval: "));
+  std::remove(path.c_str());
+
+  CHECK_FALSE(LoadConfigFile("/nonexistent/x.yml", &error).has_value());
+  CHECK(error == "/nonexistent/x.yml: cannot read: No such file or directory");
+}
+
+TEST_CASE("ChangedNonReloadableKeys", "[config]") {
+  std::string error;
+  auto base = Load(kMin + "replicas:\n  - {name: r1, dsn: host=db2}\n", &error);
+  REQUIRE(base.has_value());
+
+  Config c = *base;
+  c.poll_interval = seconds(9);
+  c.routing.fall = 9;
+  c.lag_status.critical = minutes(1);
+  c.app_pool_size = 3;
+  CHECK(ChangedNonReloadableKeys(*base, c).empty());
+
+  c = *base;
+  c.cluster = "other";
+  c.replicas[0].weight = 2;
+  CHECK(ChangedNonReloadableKeys(*base, c) ==
+        std::vector<std::string>{"cluster", "replicas"});
+
+  c = *base;
+  c.primary.dsn = "host=db9";
+  CHECK(ChangedNonReloadableKeys(*base, c) ==
+        std::vector<std::string>{"primary"});
+
+  c = *base;
+  c.replicas.clear();
+  CHECK(ChangedNonReloadableKeys(*base, c) ==
+        std::vector<std::string>{"replicas"});
+}
+
+}  // namespace
+}  // namespace pgre

@@ -1,0 +1,149 @@
+// Validation of server entries: DSNs (via libpq), endpoints, unique names.
+#include <libpq-fe.h>
+#include <pg_config_manual.h>  // DEFAULT_PGSOCKET_DIR
+
+#include <charconv>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/redact.h"
+#include "config/config_keys.h"
+
+namespace pgre {
+namespace {
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = s.find(',', start);
+    parts.push_back(s.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return parts;
+}
+
+bool ValidPort(const std::string& port) {
+  if (port.empty()) return true;  // libpq's default
+  int value = 0;
+  const char* end = port.data() + port.size();
+  auto [ptr, ec] = std::from_chars(port.data(), end, value);
+  return ec == std::errc() && ptr == end && value >= 1 && value <= 65535;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The option values PQconninfoParse found (only the ones we need).
+struct ParsedDsn {
+  std::string host;
+  std::string hostaddr;
+  std::string port;
+};
+
+}  // namespace
+
+bool FinishServer(ServerConfig* server, std::string* problem) {
+  RegisterDsnSecrets(server->dsn);
+  char* err = nullptr;
+  PQconninfoOption* options = PQconninfoParse(server->dsn.c_str(), &err);
+  if (options == nullptr) {
+    std::string message = err != nullptr ? Trim(err) : "out of memory";
+    if (err != nullptr) PQfreemem(err);
+    *problem = ScrubSecrets("invalid connection string: " + message);
+    return false;
+  }
+  ParsedDsn parsed;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    const std::string keyword = o->keyword;
+    if (keyword == "password") {
+      RegisterSecret(o->val);  // exactly as libpq will send it
+    } else if (keyword == "host") {
+      parsed.host = o->val;
+    } else if (keyword == "hostaddr") {
+      parsed.hostaddr = o->val;
+    } else if (keyword == "port") {
+      parsed.port = o->val;
+    }
+  }
+  PQconninfoFree(options);
+
+  const std::vector<std::string> hosts = SplitCommas(parsed.host);
+  const std::vector<std::string> addrs = SplitCommas(parsed.hostaddr);
+  const std::vector<std::string> ports = SplitCommas(parsed.port);
+  if (!parsed.host.empty() && !parsed.hostaddr.empty() &&
+      hosts.size() != addrs.size()) {
+    *problem = "invalid connection string: " + std::to_string(hosts.size()) +
+               " host names but " + std::to_string(addrs.size()) +
+               " hostaddr values";
+    return false;
+  }
+  const size_t count = parsed.host.empty() ? addrs.size() : hosts.size();
+  if (ports.size() != 1 && ports.size() != count) {
+    *problem = "invalid connection string: " + std::to_string(ports.size()) +
+               " ports for " + std::to_string(count) + " hosts";
+    return false;
+  }
+  for (const std::string& port : ports) {
+    if (!ValidPort(port)) {
+      // The value is not echoed: a malformed URI can put password text here.
+      *problem = "invalid connection string: port is not a number in 1..65535";
+      return false;
+    }
+  }
+
+  std::string endpoint;
+  for (size_t i = 0; i < count; ++i) {
+    std::string host = parsed.host.empty() ? "" : hosts[i];
+    if (host.empty() && !parsed.hostaddr.empty()) host = addrs[i];
+    if (host.empty()) host = DEFAULT_PGSOCKET_DIR;
+    std::string port = ports.size() == 1 ? ports[0] : ports[i];
+    if (port.empty()) port = "5432";
+    if (!endpoint.empty()) endpoint += ",";
+    if (host.find(':') != std::string::npos && host[0] != '/') {
+      endpoint += "[" + host + "]:" + port;  // IPv6 literal
+    } else {
+      endpoint += host + ":" + port;
+    }
+  }
+  server->endpoint = ScrubSecrets(endpoint);
+  server->redacted_dsn = RedactDsn(server->dsn);
+  if (server->role == Role::kReplica && server->application_name.empty()) {
+    server->application_name = server->name;
+  }
+  return true;
+}
+
+bool CheckServers(const Config& config, std::string* key,
+                  std::string* problem) {
+  std::map<std::string, std::string> names;  // name -> key of its first use
+  names[config.primary.name] = "primary";
+  std::map<std::string, std::string> app_names;  // -> server name
+  for (size_t i = 0; i < config.replicas.size(); ++i) {
+    const ServerConfig& r = config.replicas[i];
+    const std::string at = "replicas[" + std::to_string(i) + "]";
+    auto [it, inserted] = names.emplace(r.name, at);
+    if (!inserted) {
+      *key = at + ".name";
+      *problem = "duplicate server name \"" + r.name + "\" (also used by " +
+                 it->second + ")";
+      return false;
+    }
+    auto [app_it, app_inserted] = app_names.emplace(r.application_name, r.name);
+    if (!app_inserted) {
+      *key = at + ".application_name";
+      *problem = "duplicate application_name \"" + r.application_name +
+                 "\" (also that of replica \"" + app_it->second +
+                 "\"); each replica needs its own pg_stat_replication row";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace pgre
