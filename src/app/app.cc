@@ -17,6 +17,8 @@
 #include "pg/libpq_session.h"
 #include "poll/poller.h"
 #include "poll/snapshot.h"
+#include "probe/route_check.h"
+#include "probe/routing_loop.h"
 
 extern char** environ;
 
@@ -53,9 +55,12 @@ std::optional<Config> LoadConfig(const Flags& flags) {
   if (!flags.config_file.empty()) {
     config = LoadConfigFile(flags.config_file, &error);
     if (config && HasSeedEnvironment(env)) {
-      spdlog::warn(
-          "--config.file is given: the seed environment variables "
-          "(DATABASE_URL, READ_REPLICA_*, ...) are ignored");
+      std::string names;
+      for (const std::string& name : SeedEnvironmentVariables(env)) {
+        names += (names.empty() ? "" : ", ") + name;
+      }
+      spdlog::warn("--config.file is given: ignoring environment variables {}",
+                   names);
     }
   } else if (HasSeedEnvironment(env)) {
     config = LoadConfigFromEnv(env, &error);
@@ -89,6 +94,8 @@ int Serve(const Flags& flags, const Config& config) {
   SnapshotStore store(config, clock);
   LibpqSessionFactory sessions(config.query_timeout);
   PollerGroup pollers(config, &sessions, &store, clock);
+  LibpqSessionFactory probe_sessions(config.query_timeout);
+  RoutingLoop routing(config, &probe_sessions, &store, clock);
   Api api(&store, BuildInfo{PGRE_VERSION, PGRE_REVISION}, flags.telemetry_path);
 
   std::string error;
@@ -104,12 +111,14 @@ int Serve(const Flags& flags, const Config& config) {
       DescribeServers(config), flags.listen_address, server->port(),
       flags.telemetry_path);
   pollers.Start();
+  routing.Start();
 
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, shutting down",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
   server.reset();
+  routing.Stop();
   pollers.Stop();
   spdlog::info("stopped");
   return kExitOk;
@@ -141,6 +150,18 @@ int RunApp(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log.format", flags.log_format, "Log format: logfmt or json")
       ->capture_default_str();
+  int route_check_reads = 300;
+  CLI::App* route_check = app.add_subcommand(
+      "route-check",
+      "Poll every server once, route N real probe reads through the routing "
+      "model, print where they went; exit 1 when a read failed or a healthy "
+      "replica got none");
+  route_check
+      ->add_option("--reads", route_check_reads, "Number of reads to route")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  // Subcommand flags may also come after the subcommand name.
+  route_check->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -169,6 +190,11 @@ int RunApp(int argc, char** argv) {
                 config->source.c_str(), config->cluster.c_str(),
                 DescribeServers(*config).c_str());
     return kExitOk;
+  }
+  if (route_check->parsed()) {
+    LibpqSessionFactory sessions(config->query_timeout);
+    return RunRouteCheck(*config, route_check_reads, &sessions, Clock::Real(),
+                         std::cout);
   }
   return Serve(flags, *config);
 }
