@@ -1,0 +1,222 @@
+#include "pg/libpq_session.h"
+
+#include <libpq-fe.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <climits>
+#include <memory>
+#include <string>
+
+#include "common/redact.h"
+#include "config/config.h"
+
+namespace pgre {
+namespace {
+
+using libpq_internal::CleanMessage;
+using libpq_internal::ConvertResult;
+using libpq_internal::DsnPassword;
+using libpq_internal::PollTimeoutMs;
+using std::chrono::hours;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+
+TEST_CASE("PollTimeoutMs rounds up and clamps", "[libpq]") {
+  const MonoTime now = FakeClock().Now();
+  struct Case {
+    nanoseconds left;
+    int want;
+  };
+  const Case cases[] = {
+      {-hours(1), 0},
+      {nanoseconds(0), 0},
+      {nanoseconds(1), 1},
+      {microseconds(999), 1},
+      {milliseconds(1), 1},
+      {microseconds(1500), 2},
+      {milliseconds(5000), 5000},
+      {hours(24 * 365 * 100), INT_MAX},
+  };
+  for (const Case& c : cases) {
+    INFO(c.left.count() << "ns");
+    CHECK(PollTimeoutMs(now, now + c.left) == c.want);
+  }
+}
+
+TEST_CASE("CleanMessage makes one trimmed line", "[libpq]") {
+  CHECK(CleanMessage(nullptr, "fallback") == "fallback");
+  CHECK(CleanMessage("", "fallback") == "fallback");
+  CHECK(CleanMessage(" \n\t\n", "fallback") == "fallback");
+  CHECK(CleanMessage("FATAL:  database \"x\" does not exist\n", "f") ==
+        "FATAL:  database \"x\" does not exist");
+  CHECK(CleanMessage("connection to server at \"127.0.0.1\", port 1 failed: "
+                     "Connection refused\n\tIs the server running on that "
+                     "host and accepting TCP/IP connections?\n",
+                     "f") ==
+        "connection to server at \"127.0.0.1\", port 1 failed: Connection "
+        "refused Is the server running on that host and accepting TCP/IP "
+        "connections?");
+}
+
+TEST_CASE("CleanMessage scrubs registered secrets", "[libpq]") {
+  RegisterSecret("clean-message-secret-7f3a");
+  const std::string out = CleanMessage(
+      "password authentication failed: clean-message-secret-7f3a\n", "f");
+  CHECK(out.find("clean-message-secret-7f3a") == std::string::npos);
+  CHECK_THAT(out, Catch::StartsWith("password authentication failed: "));
+}
+
+TEST_CASE("DsnPassword finds the password in both DSN forms", "[libpq]") {
+  struct Case {
+    const char* dsn;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"host=h user=u password=kv-secret dbname=d", "kv-secret"},
+      {"host=h password='quoted secret'", "quoted secret"},
+      {"postgresql://u:uri-secret@h:5432/d", "uri-secret"},
+      {"postgresql://u:p%40ss@h/d", "p@ss"},
+      {"postgres://u@h/d?password=query-secret", "query-secret"},
+      {"host=h user=u", ""},
+      {"postgresql://u@h/d", ""},
+      {"host=h password", ""},  // does not parse
+  };
+  for (const Case& c : cases) {
+    INFO(c.dsn);
+    CHECK(DsnPassword(c.dsn) == c.want);
+  }
+}
+
+TEST_CASE("ConvertResult: rows, columns and NULLs", "[libpq]") {
+  ResultPtr r(PQmakeEmptyPGresult(nullptr, PGRES_TUPLES_OK));
+  REQUIRE(r);
+  char name_a[] = "a";
+  char name_b[] = "b";
+  PGresAttDesc attrs[2] = {};
+  attrs[0].name = name_a;
+  attrs[0].format = 0;
+  attrs[1].name = name_b;
+  attrs[1].format = 0;
+  REQUIRE(PQsetResultAttrs(r.get(), 2, attrs));
+  char one[] = "1";
+  char empty[] = "";
+  char two[] = "two";
+  REQUIRE(PQsetvalue(r.get(), 0, 0, one, 1));
+  REQUIRE(PQsetvalue(r.get(), 0, 1, nullptr, -1));  // NULL
+  REQUIRE(PQsetvalue(r.get(), 1, 0, empty, 0));
+  REQUIRE(PQsetvalue(r.get(), 1, 1, two, 3));
+
+  const QueryResult q = ConvertResult(r.get());
+  CHECK(q.ok);
+  CHECK(q.error.empty());
+  CHECK(q.columns == std::vector<std::string>{"a", "b"});
+  REQUIRE(q.rows.size() == 2);
+  REQUIRE(q.rows[0].size() == 2);
+  CHECK(q.rows[0][0] == "1");
+  CHECK_FALSE(q.rows[0][1].has_value());
+  REQUIRE(q.rows[1].size() == 2);
+  CHECK(q.rows[1][0] == "");  // empty string is not NULL
+  CHECK(q.rows[1][1] == "two");
+}
+
+TEST_CASE("ConvertResult: statuses", "[libpq]") {
+  CHECK(ConvertResult(nullptr).error == "no result");
+  CHECK_FALSE(ConvertResult(nullptr).ok);
+
+  ResultPtr command(PQmakeEmptyPGresult(nullptr, PGRES_COMMAND_OK));
+  const QueryResult c = ConvertResult(command.get());
+  CHECK(c.ok);
+  CHECK(c.columns.empty());
+  CHECK(c.rows.empty());
+
+  ResultPtr fatal(PQmakeEmptyPGresult(nullptr, PGRES_FATAL_ERROR));
+  const QueryResult f = ConvertResult(fatal.get());
+  CHECK_FALSE(f.ok);
+  CHECK_THAT(f.error, Catch::Contains("PGRES_FATAL_ERROR"));
+
+  ResultPtr aborted(PQmakeEmptyPGresult(nullptr, PGRES_PIPELINE_ABORTED));
+  const QueryResult a = ConvertResult(aborted.get());
+  CHECK_FALSE(a.ok);
+  CHECK_THAT(a.error, Catch::Contains("not run"));
+
+  ResultPtr copy(PQmakeEmptyPGresult(nullptr, PGRES_COPY_OUT));
+  CHECK_FALSE(ConvertResult(copy.get()).ok);
+}
+
+ServerConfig Server(std::string dsn) {
+  ServerConfig s;
+  s.name = "unit";
+  s.dsn = std::move(dsn);
+  return s;
+}
+
+TEST_CASE("LibpqSession: unusable DSN fails at once without the password",
+          "[libpq]") {
+  struct Case {
+    const char* dsn;
+    const char* password;
+  };
+  // None of these reach the network.
+  const Case cases[] = {
+      {"host=127.0.0.1 port=notaport user=u password=kv-unit-pw-1",
+       "kv-unit-pw-1"},
+      {"postgresql://u:uri-unit-pw-2@127.0.0.1:notaport/db", "uri-unit-pw-2"},
+      {"postgresql://u:uri-unit-pw-3@127.0.0.1/db?bogus_option=1",
+       "uri-unit-pw-3"},
+      {"host=127.0.0.1 password=kv-unit-pw-4 sslmode=bogus", "kv-unit-pw-4"},
+      // libpq echoes the bad token, which here is the password itself.
+      {"postgresql://u:uri-unit-pw-5%zz@127.0.0.1/db", "uri-unit-pw-5"},
+  };
+  for (const Case& c : cases) {
+    INFO(RedactDsn(c.dsn));
+    LibpqSession session(Server(c.dsn), std::chrono::seconds(5));
+    const Status s =
+        session.Connect(Clock::Real()->Now() + std::chrono::seconds(30));
+    REQUIRE_FALSE(s.ok());
+    CHECK_FALSE(s.message().empty());
+    CHECK(s.message().find(c.password) == std::string::npos);
+    CHECK(s.message().find('\n') == std::string::npos);
+    CHECK_FALSE(session.IsConnected());
+  }
+}
+
+TEST_CASE("LibpqSession: a passed deadline fails without connecting",
+          "[libpq]") {
+  LibpqSession session(Server("host=127.0.0.1 port=1"),
+                       std::chrono::seconds(5));
+  const Status s = session.Connect(Clock::Real()->Now() - milliseconds(1));
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.message() == "connection timeout after 0ms");
+  CHECK_FALSE(session.IsConnected());
+}
+
+TEST_CASE("LibpqSession: RunBatch needs a connection", "[libpq]") {
+  LibpqSession session(Server("host=127.0.0.1 port=1"),
+                       std::chrono::seconds(5));
+  std::vector<QueryResult> results(2);
+  const Status s = session.RunBatch(
+      {"SELECT 1"}, Clock::Real()->Now() + std::chrono::seconds(5), &results);
+  CHECK_FALSE(s.ok());
+  CHECK(s.message() == "not connected");
+  CHECK(results.empty());
+  session.Close();  // no-op when closed
+  session.Close();
+  CHECK_FALSE(session.IsConnected());
+}
+
+TEST_CASE("LibpqSessionFactory makes disconnected sessions", "[libpq]") {
+  LibpqSessionFactory factory(std::chrono::seconds(5));
+  std::unique_ptr<PgSession> s = factory.Create(Server("host=127.0.0.1"));
+  REQUIRE(s != nullptr);
+  CHECK_FALSE(s->IsConnected());
+}
+
+}  // namespace
+}  // namespace pgre
