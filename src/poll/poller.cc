@@ -41,7 +41,7 @@ std::optional<PollOutcome> Poller::PollOnce() {
       out.error = "connect: " + s.message();
       out.at = clock_->Now();
       out.wall_at = clock_->WallNow();
-      out.duration = std::chrono::duration_cast<Duration>(out.at - start);
+      out.duration = out.at - start;
       return out;
     }
   }
@@ -50,7 +50,7 @@ std::optional<PollOutcome> Poller::PollOnce() {
       session_->RunBatch(queries_, clock_->Now() + query_timeout_, &results);
   out.at = clock_->Now();
   out.wall_at = clock_->WallNow();
-  out.duration = std::chrono::duration_cast<Duration>(out.at - start);
+  out.duration = out.at - start;
   if (!s.ok() || results.size() != queries_.size()) {
     session_->Close();
     next_attempt_ = backoff_.Failed(out.at);

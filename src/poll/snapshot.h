@@ -26,7 +26,7 @@ struct PollOutcome {
   std::string error;  // when !ok; no secrets
   MonoTime at{};      // when the poll's answer arrived (agent's clock)
   WallTime wall_at{};
-  Duration duration{};
+  std::chrono::nanoseconds duration{};
   ServerSample sample;  // when ok
 };
 

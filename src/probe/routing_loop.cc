@@ -20,7 +20,7 @@ ProbeResult Prober::Probe() {
   auto finish = [&](bool ok, std::string error) {
     r.ok = ok;
     r.error = std::move(error);
-    r.duration = std::chrono::duration_cast<Duration>(clock_->Now() - start);
+    r.duration = clock_->Now() - start;
     return r;
   };
   if (!session_->IsConnected()) {

@@ -35,7 +35,7 @@ namespace pgre {
 // The outcome of one probe read.
 struct ProbeResult {
   bool ok = false;
-  Duration duration{};
+  std::chrono::nanoseconds duration{};
   std::string error;
 };
 
