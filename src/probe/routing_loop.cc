@@ -238,15 +238,20 @@ void RoutingLoop::PublishLocked() {
 }
 
 void RoutingLoop::HealthThread() {
-  // Wait (bounded) for every server's first poll so that the first check,
-  // which decides at once, sees real data.
+  // Wait (bounded) for every server's first poll, and for the replicas' lag
+  // to be known, so that the first check, which decides at once, sees real
+  // data.
   const auto deadline = std::chrono::steady_clock::now() +
                         config_.connect_timeout + config_.query_timeout +
                         config_.poll_interval;
   while (std::chrono::steady_clock::now() < deadline) {
     auto snap = store_->Get();
     bool all = snap->primary.polled;
-    for (const auto& r : snap->replicas) all &= r.polled;
+    for (const auto& r : snap->replicas) {
+      all &= r.polled;
+      // A replica polled before the primary's first answer has no lag yet.
+      if (r.up && snap->primary.up && !r.lag_seconds) all = false;
+    }
     if (all) break;
     if (!SleepUntil(std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(50))) {

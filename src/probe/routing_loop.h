@@ -10,9 +10,9 @@
 //    counted as routed reads) so that their synthetic result stays current
 //    and they can return. Each server's probes run on their own thread, so
 //    a hung server delays no other server's probe.
-// The first health check waits until every server has been polled once (at
-// most connect_timeout + query_timeout), so start-up does not empty the
-// rotation.
+// The first health check waits until every server has been polled once and
+// every replica's lag is known (at most connect_timeout + query_timeout +
+// poll_interval), so start-up does not empty the rotation.
 //
 // Thread safety: Start/Stop from one thread; everything else is internal.
 #ifndef PGRE_PROBE_ROUTING_LOOP_H_
