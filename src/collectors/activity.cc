@@ -14,12 +14,15 @@ using collectors_internal::RowReader;
 
 // Without pg_read_all_stats (part of pg_monitor) other roles' backends show
 // state NULL; those are left out rather than counted under a made-up name.
+// The agent's own connections (its pollers' and probes', application_name
+// pg_replica_exporter unless the DSN sets another) are left out too.
 constexpr std::string_view kQuery = R"sql(SELECT
   state,
   count(*) AS count
 FROM pg_stat_activity
 WHERE backend_type = 'client backend'
   AND pid <> pg_backend_pid()
+  AND application_name <> 'pg_replica_exporter'
   AND state IS NOT NULL
 GROUP BY state
 ORDER BY state)sql";
