@@ -1,0 +1,121 @@
+#include "support/agent.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "support/ports.h"
+#include "support/wait.h"
+
+namespace pgre::testing {
+
+namespace {
+
+// YAML double-quoted scalar.
+std::string Quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string AgentConfigYaml(const TestCluster& cluster,
+                            const AgentOptions& options) {
+  auto dsn = [&](int server) {
+    auto it = options.dsn_override.find(server);
+    return it != options.dsn_override.end() ? it->second : cluster.Dsn(server);
+  };
+  std::ostringstream y;
+  y << "cluster: " << Quote(options.cluster_name) << "\n"
+    << "poll_interval: " << options.poll_interval << "\n"
+    << "connect_timeout: " << options.connect_timeout << "\n"
+    << "query_timeout: " << options.query_timeout << "\n"
+    << "primary:\n"
+    << "  name: primary\n"
+    << "  dsn: " << Quote(dsn(TestCluster::kPrimary)) << "\n"
+    << "replicas:\n";
+  for (int i = 0; i < cluster.replica_count(); ++i) {
+    y << "  - name: " << cluster.ReplicaName(i) << "\n"
+      << "    dsn: " << Quote(dsn(i)) << "\n";
+  }
+  if (!options.routing.empty()) {
+    y << "routing:\n";
+    for (const auto& [k, v] : options.routing) {
+      y << "  " << k << ": " << v << "\n";
+    }
+  }
+  return y.str();
+}
+
+AgentProcess::AgentProcess(const TestCluster& cluster, AgentOptions options) {
+  char path[] = "/tmp/pgre-agent-XXXXXX.yml";
+  const int fd = mkstemps(path, 4);
+  if (fd < 0) throw std::runtime_error("mkstemps failed");
+  close(fd);
+  config_path_ = path;
+  {
+    std::ofstream out(config_path_);
+    out << AgentConfigYaml(cluster, options);
+  }
+  port_ = FreePort();
+  std::vector<std::string> argv = {
+      PGRE_BINARY, "--config.file=" + config_path_,
+      "--web.listen-address=127.0.0.1:" + std::to_string(port_)};
+  for (const auto& a : options.extra_args) argv.push_back(a);
+  SubprocessOptions sub;
+  sub.env = options.env;
+  process_ = std::make_unique<Subprocess>(argv, sub);
+  const int servers = cluster.replica_count() + 1;
+  const bool ready = WaitUntil(
+      [&] {
+        if (!process_->Running()) return true;
+        HttpResponse r = Get("/metrics", std::chrono::seconds(1));
+        if (r.status != 200) return false;
+        return FindAll(ParseMetricsText(r.body), "pg_replica_up").size() ==
+               static_cast<std::size_t>(servers);
+      },
+      std::chrono::seconds(15));
+  if (!ready || !process_->Running()) {
+    const std::string log = Log();
+    process_.reset();
+    unlink(config_path_.c_str());
+    throw std::runtime_error("agent did not start; log:\n" + log);
+  }
+}
+
+AgentProcess::~AgentProcess() {
+  process_.reset();
+  unlink(config_path_.c_str());
+}
+
+HttpResponse AgentProcess::Get(const std::string& path,
+                               std::chrono::milliseconds timeout) const {
+  return HttpGet("127.0.0.1", port_, path, timeout);
+}
+
+std::vector<MetricSample> AgentProcess::Scrape() const {
+  HttpResponse r = Get("/metrics");
+  if (r.status != 200) {
+    throw std::runtime_error("scrape failed: status " +
+                             std::to_string(r.status) + " " + r.error);
+  }
+  std::string error;
+  auto samples = ParseMetricsText(r.body, &error);
+  if (!error.empty()) throw std::runtime_error("bad exposition: " + error);
+  return samples;
+}
+
+std::optional<double> AgentProcess::Metric(
+    const std::string& name,
+    const std::map<std::string, std::string>& labels) const {
+  return Find(Scrape(), name, labels);
+}
+
+}  // namespace pgre::testing
