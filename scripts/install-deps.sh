@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs everything pg_replica_exporter needs to build, test and demo on
+# Debian 12: toolchain, libraries, PostgreSQL 15, Prometheus tools.
+# Idempotent and quiet: does nothing (no apt) when every package is present.
+# Must run as root (or through sudo when available).
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  cmake ninja-build g++ clang clang-format pkg-config git
+  # libraries
+  libpq-dev prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev libspdlog-dev
+  catch2 nlohmann-json3-dev libcli11-dev
+  # tests and demo: PostgreSQL 15 servers, promtool/amtool, tools
+  postgresql-15 postgresql-client-15 prometheus prometheus-alertmanager
+  curl python3 procps util-linux ca-certificates
+)
+
+# One dpkg-query for all: "name status" lines for the known ones.
+declare -A installed=()
+while read -r name status; do
+  [[ "$status" == "installed" ]] && installed[${name%%:*}]=1
+done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PACKAGES[@]}" 2>/dev/null || true)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  [[ -n "${installed[$p]:-}" ]] || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: run as root" >&2; exit 1; }
+  SUDO=(sudo)
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Installing postgresql/prometheus must not start system services here (the
+# tests start their own servers): a temporary policy-rc.d forbids it.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+  "${SUDO[@]}" chmod +x "$policy"
+  created_policy=1
+fi
+cleanup() { if [[ $created_policy -eq 1 ]]; then "${SUDO[@]}" rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
