@@ -1,5 +1,6 @@
 #include "app/app.h"
 
+#include <prometheus/gauge.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -8,6 +9,8 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "app/logging.h"
@@ -81,22 +84,75 @@ std::string DescribeServers(const Config& c) {
   return out;
 }
 
-int Serve(const Flags& flags, const Config& config) {
+// The monitoring pipeline of one configuration: the snapshot store, one
+// poller per server, and the routing loop. Replaced whole on a reload.
+class Pipeline {
+ public:
+  explicit Pipeline(const Config& config)
+      : store_(std::make_shared<SnapshotStore>(config, Clock::Real())),
+        sessions_(config.query_timeout),
+        probe_sessions_(config.query_timeout),
+        pollers_(config, &sessions_, store_.get(), Clock::Real()),
+        routing_(config, &probe_sessions_, store_.get(), Clock::Real()) {}
+  ~Pipeline() { Stop(); }
+
+  void Start() {
+    pollers_.Start();
+    routing_.Start();
+  }
+  void Stop() {
+    routing_.Stop();
+    pollers_.Stop();
+  }
+  std::shared_ptr<SnapshotStore> store() const { return store_; }
+
+ private:
+  std::shared_ptr<SnapshotStore> store_;
+  LibpqSessionFactory sessions_;
+  LibpqSessionFactory probe_sessions_;
+  PollerGroup pollers_;
+  RoutingLoop routing_;
+};
+
+int Serve(const Flags& flags, Config config) {
   // Signals are taken synchronously by this thread; every thread started
   // from here on inherits the blocked mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  const Clock* clock = Clock::Real();
-  SnapshotStore store(config, clock);
-  LibpqSessionFactory sessions(config.query_timeout);
-  PollerGroup pollers(config, &sessions, &store, clock);
-  LibpqSessionFactory probe_sessions(config.query_timeout);
-  RoutingLoop routing(config, &probe_sessions, &store, clock);
-  Api api(&store, BuildInfo{PGRE_VERSION, PGRE_REVISION}, flags.telemetry_path);
+  auto pipeline = std::make_unique<Pipeline>(config);
+  std::mutex store_mu;
+  std::shared_ptr<SnapshotStore> store = pipeline->store();  // guarded
+  Api api(
+      [&]() -> std::shared_ptr<const Snapshot> {
+        std::shared_ptr<SnapshotStore> current;
+        {
+          std::lock_guard<std::mutex> lock(store_mu);
+          current = store;
+        }
+        return current->Get();
+      },
+      BuildInfo{PGRE_VERSION, PGRE_REVISION}, flags.telemetry_path);
+  auto& reload_ok =
+      prometheus::BuildGauge()
+          .Name("pg_replica_exporter_config_last_reload_successful")
+          .Help("Whether the last configuration reload succeeded.")
+          .Register(api.self_registry())
+          .Add({});
+  auto& reload_time =
+      prometheus::BuildGauge()
+          .Name(
+              "pg_replica_exporter_config_last_reload_success_timestamp_"
+              "seconds")
+          .Help("Unix time of the last successful configuration load.")
+          .Register(api.self_registry())
+          .Add({});
+  reload_ok.Set(1);
+  reload_time.Set(ToUnixSeconds(Clock::Real()->WallNow()));
 
   std::string error;
   auto server = HttpServer::Start(flags.listen_address, &api, &error);
@@ -110,16 +166,46 @@ int Serve(const Flags& flags, const Config& config) {
       PGRE_VERSION, PGRE_REVISION, config.cluster, config.source,
       DescribeServers(config), flags.listen_address, server->port(),
       flags.telemetry_path);
-  pollers.Start();
-  routing.Start();
+  pipeline->Start();
 
-  int sig = 0;
-  sigwait(&signals, &sig);
-  spdlog::info("received {}, shutting down",
-               sig == SIGINT ? "SIGINT" : "SIGTERM");
+  while (true) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) {
+      spdlog::info("received {}, shutting down",
+                   sig == SIGINT ? "SIGINT" : "SIGTERM");
+      break;
+    }
+    if (flags.config_file.empty()) {
+      spdlog::info(
+          "SIGHUP: the configuration comes from the environment; nothing to "
+          "reload");
+      continue;
+    }
+    std::string reload_error;
+    std::optional<Config> next =
+        LoadConfigFile(flags.config_file, &reload_error);
+    if (!next) {
+      reload_ok.Set(0);
+      spdlog::error("reload failed, keeping the running configuration: {}",
+                    reload_error);
+      continue;
+    }
+    spdlog::info("reloading the configuration: cluster={} servers: {}",
+                 next->cluster, DescribeServers(*next));
+    pipeline->Stop();
+    pipeline = std::make_unique<Pipeline>(*next);
+    {
+      std::lock_guard<std::mutex> lock(store_mu);
+      store = pipeline->store();
+    }
+    pipeline->Start();
+    config = std::move(*next);
+    reload_ok.Set(1);
+    reload_time.Set(ToUnixSeconds(Clock::Real()->WallNow()));
+  }
   server.reset();
-  routing.Stop();
-  pollers.Stop();
+  pipeline.reset();
   spdlog::info("stopped");
   return kExitOk;
 }

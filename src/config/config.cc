@@ -321,11 +321,6 @@ class YamlLoader {
   std::map<std::string, int> lines_;  // dotted key -> line it was set on
 };
 
-bool SameServer(const ServerConfig& a, const ServerConfig& b) {
-  return a.name == b.name && a.role == b.role && a.dsn == b.dsn &&
-         a.application_name == b.application_name && a.weight == b.weight;
-}
-
 }  // namespace
 
 std::optional<Config> LoadConfigText(const std::string& text,
@@ -348,48 +343,6 @@ std::optional<Config> LoadConfigFile(const std::string& path,
     return std::nullopt;
   }
   return LoadConfigText(text.str(), path, error);
-}
-
-std::vector<std::string> ChangedNonReloadableKeys(const Config& before,
-                                                  const Config& after) {
-  Config a = before;  // accessors need mutable configs
-  Config b = after;
-  std::vector<std::string> changed;
-  for (const KeyDef& key : ConfigKeys()) {
-    if (key.reloadable) continue;
-    bool same = true;
-    switch (key.type) {
-      case KeyType::kString:
-        same = *key.string_field(a) == *key.string_field(b);
-        break;
-      case KeyType::kDuration:
-        same = *key.duration_field(a) == *key.duration_field(b);
-        break;
-      case KeyType::kInt:
-        same = key.int_field != nullptr
-                   ? *key.int_field(a) == *key.int_field(b)
-                   : *key.optional_int_field(a) == *key.optional_int_field(b);
-        break;
-      case KeyType::kBytes:
-        same = *key.bytes_field(a) == *key.bytes_field(b);
-        break;
-      case KeyType::kEnum:
-        same = *key.fallback_field(a) == *key.fallback_field(b);
-        break;
-      case KeyType::kServer:
-        same = SameServer(a.primary, b.primary);
-        break;
-      case KeyType::kServerList:
-        same = a.replicas_enabled == b.replicas_enabled &&
-               a.replicas.size() == b.replicas.size();
-        for (size_t i = 0; same && i < a.replicas.size(); ++i) {
-          same = SameServer(a.replicas[i], b.replicas[i]);
-        }
-        break;
-    }
-    if (!same) changed.emplace_back(key.path);
-  }
-  return changed;
 }
 
 }  // namespace pgre

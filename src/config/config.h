@@ -117,12 +117,6 @@ std::string FormatDuration(Duration d);
 std::vector<std::string> SeedEnvironmentVariables(
     const std::map<std::string, std::string>& env);
 
-// The dotted keys whose values differ between `before` and `after` and that
-// are not reloadable ("cluster", "primary", "replicas"), in table order.
-// Empty when `after` can be applied by a reload.
-std::vector<std::string> ChangedNonReloadableKeys(const Config& before,
-                                                  const Config& after);
-
 }  // namespace pgre
 
 #endif  // PGRE_CONFIG_CONFIG_H_

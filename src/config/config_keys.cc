@@ -10,7 +10,7 @@ constexpr KeyDef kKeys[] = {
     {.path = "cluster",
      .type = KeyType::kString,
      .default_text = "default",
-     .reloadable = false,
+     .reloadable = true,
      .doc = "Name of the monitored cluster: the `cluster` label of every "
             "metric.",
      .string_field = [](Config& c) { return &c.cluster; }},
@@ -46,14 +46,14 @@ constexpr KeyDef kKeys[] = {
     {.path = "primary",
      .type = KeyType::kServer,
      .default_text = "(required)",
-     .reloadable = false,
+     .reloadable = true,
      .doc = "The primary server; see [Server keys](#server-keys). "
             "`primary.dsn` is the one key every config must set.",
      .required = true},
     {.path = "replicas",
      .type = KeyType::kServerList,
      .default_text = "[]",
-     .reloadable = false,
+     .reloadable = true,
      .doc = "The streaming replicas, in routing order; see "
             "[Server keys](#server-keys). May be empty."},
     {.path = "routing.max_lag",
@@ -252,8 +252,15 @@ errors. No message ever contains a password.
 optionally with a unit `kB`, `MB`, `GB` or `TB` (powers of 1024, as in
 PostgreSQL): `16MB`.
 
-**Reloadable** keys take effect on a configuration reload; a change to any
-other key needs a restart.
+**Reloading.** `kill -HUP` (or `systemctl reload`) makes the agent read
+the file again. The new file is validated in full first: when it is invalid
+the running configuration stays, the error is logged and
+`pg_replica_exporter_config_last_reload_successful` drops to 0. A valid file
+replaces the whole monitoring pipeline (servers, polling, routing), so
+**Reloadable** keys (all of them) take effect at once; lag history, routing
+state and counters start over, as after a restart. The HTTP server, its
+address and the command-line flags are not reloaded. In environment mode
+there is nothing to reload.
 
 The `endpoint` shown for a server is `host:port` from its DSN (IPv6 hosts in
 brackets; a Unix socket directory when the host is a path). A DSN without a

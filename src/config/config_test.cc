@@ -363,34 +363,5 @@ TEST_CASE("LoadConfigFile reads a file and names it in errors", "[config]") {
   CHECK(error == "/nonexistent/x.yml: cannot read: No such file or directory");
 }
 
-TEST_CASE("ChangedNonReloadableKeys", "[config]") {
-  std::string error;
-  auto base = Load(kMin + "replicas:\n  - {name: r1, dsn: host=db2}\n", &error);
-  REQUIRE(base.has_value());
-
-  Config c = *base;
-  c.poll_interval = seconds(9);
-  c.routing.fall = 9;
-  c.lag_status.critical = minutes(1);
-  c.app_pool_size = 3;
-  CHECK(ChangedNonReloadableKeys(*base, c).empty());
-
-  c = *base;
-  c.cluster = "other";
-  c.replicas[0].weight = 2;
-  CHECK(ChangedNonReloadableKeys(*base, c) ==
-        std::vector<std::string>{"cluster", "replicas"});
-
-  c = *base;
-  c.primary.dsn = "host=db9";
-  CHECK(ChangedNonReloadableKeys(*base, c) ==
-        std::vector<std::string>{"primary"});
-
-  c = *base;
-  c.replicas.clear();
-  CHECK(ChangedNonReloadableKeys(*base, c) ==
-        std::vector<std::string>{"replicas"});
-}
-
 }  // namespace
 }  // namespace pgre

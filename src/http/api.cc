@@ -11,7 +11,11 @@ namespace pgre {
 
 Api::Api(const SnapshotStore* store, BuildInfo build,
          std::string telemetry_path)
-    : store_(store),
+    : Api([store] { return store->Get(); }, std::move(build),
+          std::move(telemetry_path)) {}
+
+Api::Api(SnapshotSource source, BuildInfo build, std::string telemetry_path)
+    : source_(std::move(source)),
       build_(std::move(build)),
       telemetry_path_(std::move(telemetry_path)),
       self_registry_(std::make_shared<prometheus::Registry>()) {
@@ -41,7 +45,7 @@ HttpResponse Api::Handle(std::string_view method, std::string_view path) const {
     return known(ok);
   }
   HttpResponse json;
-  if (HandleJsonEndpoint(path, *store_->Get(), &json)) return known(json);
+  if (HandleJsonEndpoint(path, *source_(), &json)) return known(json);
   HttpResponse r;
   r.status = 404;
   r.body = "not found\n";
@@ -50,7 +54,7 @@ HttpResponse Api::Handle(std::string_view method, std::string_view path) const {
 
 HttpResponse Api::Metrics() const {
   std::vector<prometheus::MetricFamily> families =
-      BuildMetricFamilies(*store_->Get());
+      BuildMetricFamilies(*source_());
   for (auto& f : self_registry_->Collect()) families.push_back(std::move(f));
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";

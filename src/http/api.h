@@ -12,6 +12,7 @@
 
 #include <prometheus/registry.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,9 +35,15 @@ struct BuildInfo {
   std::string revision;
 };
 
+// Where the Api reads snapshots from; must be thread-safe. The agent swaps
+// the store behind it on a configuration reload.
+using SnapshotSource = std::function<std::shared_ptr<const Snapshot>()>;
+
 class Api {
  public:
-  // REQUIRES: store outlives the Api.
+  Api(SnapshotSource source, BuildInfo build,
+      std::string telemetry_path = "/metrics");
+  // Reads `store`. REQUIRES: store outlives the Api.
   Api(const SnapshotStore* store, BuildInfo build,
       std::string telemetry_path = "/metrics");
 
@@ -50,7 +57,7 @@ class Api {
   HttpResponse Metrics() const;
   HttpResponse Landing() const;
 
-  const SnapshotStore* store_;
+  SnapshotSource source_;
   BuildInfo build_;
   std::string telemetry_path_;
   std::shared_ptr<prometheus::Registry> self_registry_;
