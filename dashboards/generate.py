@@ -776,17 +776,32 @@ def overview():
         ('max by (instance) (up{job="pg_replica_exporter"})', ""),
         ("max by (instance, version, revision) "
          "(pg_replica_exporter_build_info)", ""),
+        ("max by (instance) "
+         "(pg_replica_exporter_config_last_reload_successful)", ""),
+        ("max by (instance) "
+         "(pg_replica_exporter_config_last_reload_success_timestamp_seconds)"
+         " * 1000", ""),
         instant=True, fmt="table"),
-        columns=["instance", "version", "revision", "Value #A"],
+        columns=["instance", "version", "revision", "Value #A", "Value #C",
+                 "Value #D"],
         rename={"instance": "Instance", "version": "Version",
-                "revision": "Revision", "Value #A": "Scraped"},
+                "revision": "Revision", "Value #A": "Scraped",
+                "Value #C": "Config reload", "Value #D": "Config loaded"},
         exclude=("Value #B",),
         description="Every pg_replica_exporter target of the scrape job "
-        "pg_replica_exporter, whether Prometheus can scrape it, and its "
-        "version (pg_replica_exporter_build_info). Alert: "
-        "PgReplicaExporterDown.",
+        "pg_replica_exporter: whether Prometheus can scrape it (alert "
+        "PgReplicaExporterDown), its version "
+        "(pg_replica_exporter_build_info), whether the last configuration "
+        "reload (SIGHUP, systemctl reload) succeeded, and when the running "
+        "configuration was loaded.",
         overrides=[column("Scraped", mappings=UP_MAP, color_cells=True,
-                          thresholds=steps(("red", None), ("green", 1)))]),
+                          thresholds=steps(("red", None), ("green", 1))),
+                   column("Config reload",
+                          mappings=value_map((0, "FAILED", "red"),
+                                             (1, "ok", "green")),
+                          color_cells=True,
+                          thresholds=steps(("red", None), ("green", 1))),
+                   column("Config loaded", unit="dateTimeFromNow")]),
         8, 8)
 
     return dashboard(

@@ -52,7 +52,8 @@ file(GLOB pgre_dashboard_files CONFIGURE_DEPENDS ${pgre_repo_dir}/dashboards/*.j
 install(FILES ${pgre_dashboard_files} DESTINATION ${pgre_share}/dashboards)
 
 # Documentation and example configurations.
-file(GLOB pgre_doc_files CONFIGURE_DEPENDS ${pgre_repo_dir}/docs/*.md)
+file(GLOB pgre_doc_files CONFIGURE_DEPENDS ${pgre_repo_dir}/README.md
+     ${pgre_repo_dir}/docs/*.md)
 install(FILES ${pgre_doc_files} DESTINATION ${pgre_doc})
 install(FILES ${pgre_repo_dir}/config/pg_replica_exporter.yml
               ${pgre_repo_dir}/config/env.example

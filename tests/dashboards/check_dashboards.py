@@ -16,8 +16,9 @@ For every dashboard:
     queries; names starting with pg_replica) is published by the agent or is
     a recording rule of rules/*.yml. Published names come from
     docs/metrics.md when it exists, else from the "pg_replica_..." string
-    literals of src/http/metrics.cc and src/http/api.cc; when both exist, a
-    name must also appear in the sources;
+    literals of src/**/*.cc (metrics.cc and api.cc of src/http, the reload
+    gauges of src/app); when both exist, a name must also appear in the
+    sources;
   * with promtool available, every expression parses as PromQL (Grafana
     variables replaced by placeholders).
 
@@ -77,11 +78,15 @@ def names_from_metrics_doc(text):
 
 
 def names_from_sources(repo):
+    """"pg_replica..." string literals of src/**/*.cc (tests excluded), with
+    adjacent literals ("a_" "b") joined as the compiler joins them."""
     names = set()
-    for rel in ("src/http/metrics.cc", "src/http/api.cc"):
-        path = os.path.join(repo, rel)
-        if os.path.exists(path):
-            names.update(re.findall(r'"(pg_replica[A-Za-z0-9_:]*)"', read(path)))
+    for path in sorted(glob.glob(os.path.join(repo, "src", "**", "*.cc"),
+                                 recursive=True)):
+        if path.endswith("_test.cc"):
+            continue
+        text = re.sub(r'"\s*"', "", read(path))
+        names.update(re.findall(r'"(pg_replica[A-Za-z0-9_:]*)"', text))
     return names
 
 
@@ -111,7 +116,7 @@ class Known:
             source = "docs/metrics.md"
             code_check = code if code else None
         else:
-            published, source, code_check = code, "src/http/{metrics,api}.cc", None
+            published, source, code_check = code, "src/**/*.cc", None
         return cls(published, source, code_check, recording_rules(repo))
 
     def problem(self, name):
@@ -122,8 +127,8 @@ class Known:
             return (f"unknown metric {name} (neither in {self.source} nor a "
                     f"recording rule of rules/*.yml)")
         if self.code is not None and name not in self.code:
-            return (f"metric {name} is documented in {self.source} but not "
-                    f"published by src/http/metrics.cc or src/http/api.cc")
+            return (f"metric {name} is documented in {self.source} but no "
+                    f"source file under src/ publishes it")
         return None
 
 
