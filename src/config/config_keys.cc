@@ -269,7 +269,16 @@ environment variables also apply to connections but are not reflected in the
 endpoint.
 )";
 
-std::string Code(std::string_view s) { return "`" + std::string(s) + "`"; }
+std::string Code(std::string_view s) {
+  // Built by appending: GCC 12 at -O3 reports a false -Wrestrict on
+  // "`" + std::string(s).
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '`';
+  out += s;
+  out += '`';
+  return out;
+}
 
 }  // namespace
 
