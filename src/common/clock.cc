@@ -6,9 +6,7 @@ namespace {
 class RealClock : public Clock {
  public:
   MonoTime Now() const override { return std::chrono::steady_clock::now(); }
-  WallTime WallNow() const override {
-    return std::chrono::system_clock::now();
-  }
+  WallTime WallNow() const override { return std::chrono::system_clock::now(); }
 };
 
 }  // namespace

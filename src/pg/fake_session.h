@@ -20,8 +20,8 @@ namespace pgre {
 // polls. Thread-safe.
 struct FakeServer {
   std::mutex mu;
-  bool reachable = true;          // Connect fails when false
-  bool break_on_query = false;    // RunBatch fails (connection lost)
+  bool reachable = true;        // Connect fails when false
+  bool break_on_query = false;  // RunBatch fails (connection lost)
   // Answers by exact query text; a query with no answer gets an error
   // result "no answer scripted".
   std::map<std::string, QueryResult> answers;
