@@ -47,6 +47,18 @@ struct WalReceiverRow {
   std::string slot_name;
 };
 
+// The states pg_stat_activity reports for a client backend. Published
+// series and JSON objects list each of them always (0 when none) so that
+// they do not come and go.
+inline constexpr const char* kConnectionStates[] = {
+    "active",
+    "idle",
+    "idle in transaction",
+    "idle in transaction (aborted)",
+    "fastpath function call",
+    "disabled",
+};
+
 struct ServerSample {
   // Collector "server": recovery state, WAL positions, settings.
   bool in_recovery = false;

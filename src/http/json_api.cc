@@ -24,17 +24,6 @@ constexpr std::string_view kPoolPath =
 constexpr double kPoolWarning = 0.8;
 constexpr double kPoolCritical = 0.9;
 
-// The states pg_stat_activity reports; each is always present in a
-// `connections` object so that keys do not come and go.
-constexpr const char* kConnectionStates[] = {
-    "active",
-    "idle",
-    "idle in transaction",
-    "idle in transaction (aborted)",
-    "fastpath function call",
-    "disabled",
-};
-
 // Unknown values become JSON null, never 0.
 template <typename T>
 Json OrNull(const std::optional<T>& v) {

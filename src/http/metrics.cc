@@ -13,17 +13,6 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
-// The states pg_stat_activity reports; each is always published so that a
-// state's series does not come and go.
-constexpr const char* kConnectionStates[] = {
-    "active",
-    "idle",
-    "idle in transaction",
-    "idle in transaction (aborted)",
-    "fastpath function call",
-    "disabled",
-};
-
 // Builds families in a fixed order, each created on first use.
 class Families {
  public:
