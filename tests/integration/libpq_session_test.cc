@@ -204,8 +204,11 @@ ServerSample Collect(TestCluster& c, int server) {
 TEST_CASE("Collectors run on a primary as pg_monitor") {
   TestCluster& c = Cluster();
   REQUIRE(c.WaitStreaming(seconds(30)));
-  // An idle client of another role, for the activity collector.
-  LibpqSession idle(Server(c.SuperuserDsn(kPrimary)), seconds(10));
+  // An idle client of another role, for the activity collector (with an
+  // application_name of its own: the agent's connections are not counted).
+  LibpqSession idle(
+      Server(c.SuperuserDsn(kPrimary) + " application_name=some_app"),
+      seconds(10));
   REQUIRE(idle.Connect(In(seconds(30))).ok());
 
   const ServerSample s = Collect(c, kPrimary);
