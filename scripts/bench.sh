@@ -34,6 +34,7 @@ source scripts/lib/cluster.sh
 agent_pid=""
 peer_pid=""
 cleanup() {
+  set +e  # a failing kill or wait must not skip the rest
   [[ -n $agent_pid ]] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
   [[ -n $peer_pid ]] && kill "$peer_pid" 2>/dev/null && wait "$peer_pid" 2>/dev/null
   pgc_destroy
