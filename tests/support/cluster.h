@@ -43,7 +43,7 @@ struct ClusterOptions {
   int replicas = 3;
   // When non-empty: user `monitor` with this password, pg_monitor role,
   // scram over TCP required for it; the DSNs use it.
-  std::string password;
+  std::string password = {};
 };
 
 class TestCluster {

@@ -22,12 +22,12 @@ namespace pgre::testing {
 
 struct SubprocessOptions {
   // Added to (or overriding) the parent's environment.
-  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> env = {};
   // Where stdout and stderr go (appended). Empty: a fresh file
   // /tmp/pgre-subprocess-XXXXXX.log, removed by the destructor.
-  std::string log_path;
+  std::string log_path = {};
   // Working directory of the child. Empty: the parent's.
-  std::string cwd;
+  std::string cwd = {};
 };
 
 class Subprocess {
@@ -79,9 +79,9 @@ class Subprocess {
 
 struct CommandOptions {
   // Added to (or overriding) the parent's environment.
-  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> env = {};
   // Working directory; empty: the parent's.
-  std::string cwd;
+  std::string cwd = {};
   // When non-null, stderr is stored here and `output` gets stdout only;
   // when null, `output` gets stdout and stderr interleaved.
   std::string* errors = nullptr;
