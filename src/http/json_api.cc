@@ -136,7 +136,7 @@ Json StatusBody(const Snapshot& snap) {
   j["routingActive"] = snap.routing_active;
   j["failoverActive"] = snap.failover_active;
   Json routed = Json::object();
-  routed[snap.primary.name] = snap.primary_routed_reads;
+  routed[snap.primary.name] = snap.primary.routing.routed_reads;
   for (const ServerView& r : snap.replicas) {
     routed[r.name] = r.routing.routed_reads;
   }

@@ -120,7 +120,7 @@ Snapshot ExampleSnapshot() {
       .sample->connections_by_state["idle in transaction (aborted)"] = 1;
   s.replicas.push_back(DownReplica("replica3"));
   s.routing_active = true;
-  s.primary_routed_reads = 0;
+  s.primary.routing.routed_reads = 0;
   s.replicas[0].routing.routed_reads = 5120;
   s.replicas[1].routing.routed_reads = 5119;
   s.replicas[2].routing.routed_reads = 2048;

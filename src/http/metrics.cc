@@ -292,7 +292,7 @@ std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& snapshot) {
     f.Counter("pg_replica_routed_reads_total",
               "Synthetic reads the routing model sent to the server.",
               {{"server", snapshot.primary.name}},
-              double(snapshot.primary_routed_reads));
+              double(snapshot.primary.routing.routed_reads));
     for (const ServerView& r : snapshot.replicas) {
       f.Counter("pg_replica_routed_reads_total",
                 "Synthetic reads the routing model sent to the server.",

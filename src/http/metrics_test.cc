@@ -138,7 +138,7 @@ TEST_CASE("routing series appear once the routing loop runs", "[metrics]") {
   CHECK_FALSE(Find(BuildMetricFamilies(s), "pg_replica_healthy", {}));
   s.routing_active = true;
   s.failover_active = true;
-  s.primary_routed_reads = 4;
+  s.primary.routing.routed_reads = 4;
   s.replicas[0].routing.routed_reads = 9;
   const auto f = BuildMetricFamilies(s);
   CHECK(Find(f, "pg_replica_healthy", {{"server", "replica1"}}) == 0);

@@ -92,7 +92,6 @@ void SnapshotStore::RecordRouting(const std::vector<RoutingView>& replicas,
   snapshot_.routing_active = true;
   snapshot_.failover_active = failover_active;
   snapshot_.primary.routing = primary;
-  snapshot_.primary_routed_reads = primary.routed_reads;
 }
 
 std::shared_ptr<const Snapshot> SnapshotStore::Get() const {

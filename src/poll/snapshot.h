@@ -74,11 +74,11 @@ struct Snapshot {
   LagStatusConfig lag_status;
   ServerView primary;
   std::vector<ServerView> replicas;
-  // Routing (issue: routing model). failover_active while reads go to the
-  // primary because no replica is in rotation.
+  // Routing: failover_active while reads go to the primary because no
+  // replica is in rotation (the primary's routed reads are in
+  // primary.routing).
   bool routing_active = false;  // the routing loop has run at least once
   bool failover_active = false;
-  std::uint64_t primary_routed_reads = 0;
   WallTime taken_at{};
 };
 

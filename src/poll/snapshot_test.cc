@@ -135,7 +135,7 @@ TEST_CASE("routing state is published beside poll data", "[snapshot]") {
   CHECK(snap->replicas[0].routing.in_rotation);
   CHECK(snap->replicas[0].routing.routed_reads == 5);
   CHECK(snap->replicas[1].routing.reason == "down");
-  CHECK(snap->primary_routed_reads == 2);
+  CHECK(snap->primary.routing.routed_reads == 2);
   CHECK(snap->primary.routing.synthetic_ok == true);
 }
 

@@ -85,7 +85,7 @@ TEST_CASE("healthy replicas enter the rotation at the first check",
     CHECK(r.routing.routed_reads == 100);
     CHECK(r.routing.synthetic_ok == true);
   }
-  CHECK(snap->primary_routed_reads == 0);
+  CHECK(snap->primary.routing.routed_reads == 0);
 }
 
 TEST_CASE("a failing probe takes a replica out after fall checks",
@@ -131,7 +131,7 @@ TEST_CASE("all replicas down: reads fail over to the primary",
   }
   auto snap = f.store.Get();
   CHECK(snap->failover_active);
-  CHECK(snap->primary_routed_reads == 5);
+  CHECK(snap->primary.routing.routed_reads == 5);
   CHECK(snap->primary.routing.synthetic_ok == true);
   for (const auto& r : snap->replicas) {
     CHECK_FALSE(r.routing.in_rotation);
