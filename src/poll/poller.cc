@@ -33,24 +33,26 @@ Poller::Poller(const ServerConfig& server, const Config& config,
 std::optional<PollOutcome> Poller::PollOnce() {
   const MonoTime start = clock_->Now();
   PollOutcome out;
+  // Stamps when the answer (or the failure) arrived.
+  auto stamp = [&] {
+    out.at = clock_->Now();
+    out.wall_at = clock_->WallNow();
+    out.duration = out.at - start;
+  };
   if (!session_->IsConnected()) {
     if (start < next_attempt_) return std::nullopt;
     Status s = session_->Connect(start + connect_timeout_);
     if (!s.ok()) {
-      next_attempt_ = backoff_.Failed(clock_->Now());
+      stamp();
+      next_attempt_ = backoff_.Failed(out.at);
       out.error = "connect: " + s.message();
-      out.at = clock_->Now();
-      out.wall_at = clock_->WallNow();
-      out.duration = out.at - start;
       return out;
     }
   }
   std::vector<QueryResult> results;
   Status s =
       session_->RunBatch(queries_, clock_->Now() + query_timeout_, &results);
-  out.at = clock_->Now();
-  out.wall_at = clock_->WallNow();
-  out.duration = out.at - start;
+  stamp();
   if (!s.ok() || results.size() != queries_.size()) {
     session_->Close();
     next_attempt_ = backoff_.Failed(out.at);

@@ -42,9 +42,7 @@ RouteCheckReport BuildRouteCheckReport(
   for (const auto& [target, result] : reads) {
     ++report.total_reads;
     if (!result.ok) ++report.failed_reads;
-    int s = target.kind == RouteTarget::kPrimary   ? 0
-            : target.kind == RouteTarget::kReplica ? target.replica + 1
-                                                   : -1;
+    const int s = ServerSlot(target);
     if (s < 0) continue;
     RouteCheckRow& row = report.rows[s];
     ++row.reads;

@@ -128,20 +128,17 @@ std::vector<std::pair<RouteTarget, ProbeResult>> RoutingLoop::SyntheticRound(
     int reads) {
   const int n = static_cast<int>(replica_probers_.size());
   std::vector<RouteTarget> targets;
-  std::vector<int> probes(n + 1, 0);  // [0] primary, [i+1] replica i
-  std::vector<bool> extra(n, false);
+  std::vector<int> probes(n + 1, 0);  // by ServerSlot
   {
     std::lock_guard<std::mutex> lock(model_mu_);
     for (int i = 0; i < reads; ++i) {
       RouteTarget t = model_.RouteRead();
       targets.push_back(t);
-      if (t.kind == RouteTarget::kPrimary) ++probes[0];
-      if (t.kind == RouteTarget::kReplica) ++probes[t.replica + 1];
+      if (const int s = ServerSlot(t); s >= 0) ++probes[s];
     }
     for (int i = 0; i < n; ++i) {
       if (!model_.replica(i).in_rotation && probes[i + 1] == 0) {
-        extra[i] = true;
-        probes[i + 1] = 1;
+        probes[i + 1] = 1;  // keeps its synthetic result current
       }
     }
   }
@@ -194,9 +191,7 @@ std::vector<std::pair<RouteTarget, ProbeResult>> RoutingLoop::SyntheticRound(
   std::vector<std::pair<RouteTarget, ProbeResult>> out;
   for (const RouteTarget& t : targets) {
     ProbeResult r;
-    int s = t.kind == RouteTarget::kPrimary   ? 0
-            : t.kind == RouteTarget::kReplica ? t.replica + 1
-                                              : -1;
+    const int s = ServerSlot(t);
     if (s < 0) {
       r.error = "no target (fallback none)";
     } else {

@@ -55,6 +55,20 @@ class Prober {
   const Clock* clock_;
 };
 
+// The server slot of a route target: 0 for the primary, i + 1 for replica i,
+// -1 for no target. Slots index per-server arrays of size replicas + 1.
+inline int ServerSlot(const RouteTarget& t) {
+  switch (t.kind) {
+    case RouteTarget::kPrimary:
+      return 0;
+    case RouteTarget::kReplica:
+      return t.replica + 1;
+    case RouteTarget::kNone:
+      break;
+  }
+  return -1;
+}
+
 // Builds a replica's routing observation from a snapshot view. Pure.
 ReplicaObservation ObserveReplica(const ServerView& view,
                                   std::optional<bool> synthetic_ok);
