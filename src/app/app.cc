@@ -6,22 +6,27 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
+#include <thread>
 
 #include "app/logging.h"
+#include "cluster/cluster_state.h"
 #include "config/config.h"
 #include "http/api.h"
 #include "http/http_server.h"
 #include "pg/libpq_session.h"
 #include "poll/poller.h"
-#include "poll/snapshot.h"
 #include "probe/route_check.h"
 #include "probe/routing_loop.h"
+#include "state/state_file.h"
 
 extern char** environ;
 
@@ -40,8 +45,12 @@ std::map<std::string, std::string> Environment() {
   return env;
 }
 
+// How often a changed lag state is written to the state file.
+constexpr auto kStateSaveInterval = std::chrono::seconds(10);
+
 struct Flags {
   std::string listen_address = kDefaultListenAddress;
+  std::string state_directory;  // "" = no state file
   std::string telemetry_path = "/metrics";
   std::string config_file;
   bool config_check = false;
@@ -84,35 +93,96 @@ std::string DescribeServers(const Config& c) {
   return out;
 }
 
-// The monitoring pipeline of one configuration: the snapshot store, one
-// poller per server, and the routing loop. Replaced whole on a reload.
+// The monitoring pipeline of one configuration: the cluster state, one
+// poller per server, the routing loop, and the state keeper that writes the
+// lag state every kStateSaveInterval when it changed. Replaced whole on a
+// reload, handing its lag state to the next one.
 class Pipeline {
  public:
-  explicit Pipeline(const Config& config)
-      : store_(std::make_shared<SnapshotStore>(config, Clock::Real())),
+  Pipeline(const Config& config, RestoreInput restore,
+           std::string state_directory)
+      : cluster_(std::make_shared<ClusterState>(config, Clock::Real(),
+                                                std::move(restore))),
+        state_directory_(std::move(state_directory)),
+        boot_id_(BootId()),
         sessions_(config.query_timeout),
         probe_sessions_(config.query_timeout),
-        pollers_(config, &sessions_, store_.get(), Clock::Real()),
-        routing_(config, &probe_sessions_, store_.get(), Clock::Real()) {}
+        pollers_(config, &sessions_, cluster_.get(), Clock::Real()),
+        routing_(config, &probe_sessions_, cluster_.get(), Clock::Real()) {}
   ~Pipeline() { Stop(); }
 
   void Start() {
     pollers_.Start();
     routing_.Start();
+    if (!state_directory_.empty()) {
+      keeper_ = std::jthread([this](std::stop_token stop) { Keep(stop); });
+    }
   }
+  // Stops everything, then writes the state a last time.
   void Stop() {
     routing_.Stop();
     pollers_.Stop();
+    if (keeper_.joinable()) {
+      keeper_.request_stop();
+      keeper_.join();
+      SaveIfChanged();
+    }
   }
-  std::shared_ptr<SnapshotStore> store() const { return store_; }
+  std::shared_ptr<ClusterState> cluster() const { return cluster_; }
+  // The lag state to hand to the next pipeline.
+  RestoreInput Handover() const {
+    RestoreInput r;
+    r.boot_id = boot_id_;
+    r.state = cluster_->Save(boot_id_);
+    r.status = r.state ? "" : "missing";
+    return r;
+  }
 
  private:
-  std::shared_ptr<SnapshotStore> store_;
+  void Keep(std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    while (!stop.stop_requested()) {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, stop, kStateSaveInterval, [] { return false; });
+      lock.unlock();
+      SaveIfChanged();
+    }
+  }
+  void SaveIfChanged() {
+    const std::uint64_t generation = cluster_->save_generation();
+    if (generation == saved_generation_) return;
+    std::optional<LagState> state = cluster_->Save(boot_id_);
+    if (!state) return;
+    Status s = WriteStateFile(state_directory_, *state);
+    if (!s.ok()) {
+      if (!write_failing_) spdlog::warn("state file: {}", s.message());
+      write_failing_ = true;
+      return;
+    }
+    if (write_failing_) spdlog::info("state file: written again");
+    write_failing_ = false;
+    saved_generation_ = generation;
+  }
+
+  std::shared_ptr<ClusterState> cluster_;
+  const std::string state_directory_;
+  const std::string boot_id_;
   LibpqSessionFactory sessions_;
   LibpqSessionFactory probe_sessions_;
   PollerGroup pollers_;
   RoutingLoop routing_;
+  // Used by the keeper thread, then by Stop() after it has ended.
+  std::uint64_t saved_generation_ = 0;
+  bool write_failing_ = false;
+  std::jthread keeper_;
 };
+
+// Where the first pipeline's lag state comes from.
+RestoreInput InitialRestore(const Flags& flags, const Config& config) {
+  if (flags.state_directory.empty()) return RestoreInput{};
+  return ReadStateFile(flags.state_directory, config.cluster, BootId());
+}
 
 int Serve(const Flags& flags, Config config) {
   // Signals are taken synchronously by this thread; every thread started
@@ -124,15 +194,16 @@ int Serve(const Flags& flags, Config config) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto pipeline = std::make_unique<Pipeline>(config);
-  std::mutex store_mu;
-  std::shared_ptr<SnapshotStore> store = pipeline->store();  // guarded
+  auto pipeline = std::make_unique<Pipeline>(
+      config, InitialRestore(flags, config), flags.state_directory);
+  std::mutex cluster_mu;
+  std::shared_ptr<ClusterState> cluster = pipeline->cluster();  // guarded
   Api api(
       [&]() -> std::shared_ptr<const Snapshot> {
-        std::shared_ptr<SnapshotStore> current;
+        std::shared_ptr<ClusterState> current;
         {
-          std::lock_guard<std::mutex> lock(store_mu);
-          current = store;
+          std::lock_guard<std::mutex> lock(cluster_mu);
+          current = cluster;
         }
         return current->Get();
       },
@@ -194,10 +265,12 @@ int Serve(const Flags& flags, Config config) {
     spdlog::info("reloading the configuration: cluster={} servers: {}",
                  next->cluster, DescribeServers(*next));
     pipeline->Stop();
-    pipeline = std::make_unique<Pipeline>(*next);
+    RestoreInput handover = pipeline->Handover();
+    pipeline = std::make_unique<Pipeline>(*next, std::move(handover),
+                                          flags.state_directory);
     {
-      std::lock_guard<std::mutex> lock(store_mu);
-      store = pipeline->store();
+      std::lock_guard<std::mutex> lock(cluster_mu);
+      cluster = pipeline->cluster();
     }
     pipeline->Start();
     config = std::move(*next);
@@ -231,6 +304,14 @@ int RunApp(int argc, char** argv) {
                  "environment variables are read)");
   app.add_flag("--config.check", flags.config_check,
                "Validate the configuration and exit (0 valid, 2 invalid)");
+  if (const char* dir = std::getenv("STATE_DIRECTORY")) {
+    // systemd's StateDirectory=; a colon-separated list, the first wins.
+    flags.state_directory =
+        std::string(dir).substr(0, std::string(dir).find(':'));
+  }
+  app.add_option("--state.directory", flags.state_directory,
+                 "Directory for the lag state file, so that lag survives a "
+                 "restart (default: $STATE_DIRECTORY, else none)");
   app.add_option("--log.level", flags.log_level,
                  "Minimum log level: debug, info, warn, error")
       ->capture_default_str();
@@ -271,6 +352,15 @@ int RunApp(int argc, char** argv) {
   }
   std::optional<Config> config = LoadConfig(flags);
   if (!config) return kExitBadInput;
+  if (!flags.state_directory.empty()) {
+    Status s = CheckStateDirectory(flags.state_directory);
+    if (!s.ok()) {
+      spdlog::warn(
+          "--state.directory: {}: lag history is not kept across restarts",
+          s.message());
+      flags.state_directory.clear();
+    }
+  }
   if (flags.config_check) {
     std::printf("configuration OK (%s): cluster %s, servers %s\n",
                 config->source.c_str(), config->cluster.c_str(),

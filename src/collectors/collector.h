@@ -26,6 +26,9 @@ class Collector {
   virtual std::string_view Name() const = 0;
   // One SQL statement, no parameters.
   virtual std::string_view Query() const = 0;
+  // The oldest server_version_num the query runs on. On an older server
+  // the collector is skipped (collector_success false) and the others run.
+  virtual int MinServerVersion() const { return 100000; }
   // Fills this collector's fields of *sample from a successful result.
   // Returns an error (and may leave fields partly set) when the result's
   // shape or values are not what the query produces.
@@ -35,6 +38,11 @@ class Collector {
 
 // The collectors the agent runs against every server, in a stable order.
 std::vector<std::unique_ptr<Collector>> DefaultCollectors();
+
+// The PostgreSQL major versions the agent supports and is tested on, as
+// server_version_num bounds: 13 to 18.
+inline constexpr int kMinServerVersion = 130000;
+inline constexpr int kMaxTestedServerVersion = 189999;
 
 }  // namespace pgre
 

@@ -49,6 +49,8 @@ class ReplicationSlotsCollector : public Collector {
  public:
   std::string_view Name() const override { return "replication_slots"; }
   std::string_view Query() const override { return kQuery; }
+  // wal_status, safe_wal_size / written_lsn, flushed_lsn: PostgreSQL 13.
+  int MinServerVersion() const override { return 130000; }
 
   Status Parse(const QueryResult& result, ServerSample* sample) const override {
     Status s = CheckShape(result, kColumns);

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/lsn.h"
@@ -70,6 +71,10 @@ struct ServerSample {
   std::optional<std::int64_t> timeline;
   std::optional<int> max_connections;
   std::optional<int> superuser_reserved_connections;
+  // pg_control_system(): shared by a primary and all its physical replicas.
+  std::optional<std::uint64_t> system_identifier;
+  // server_version_num, e.g. 150018 (from the connection).
+  int server_version = 0;
 
   // Collector "stat_replication".
   std::vector<StandbyRow> standbys;
@@ -84,6 +89,12 @@ struct ServerSample {
   // Per collector name: whether it succeeded in this poll. Fields of a
   // collector that failed keep their defaults.
   std::map<std::string, bool> collector_success;
+
+  // Whether collector `name` ran and succeeded in this poll.
+  bool CollectorOk(std::string_view name) const {
+    auto it = collector_success.find(std::string(name));
+    return it != collector_success.end() && it->second;
+  }
 };
 
 }  // namespace pgre

@@ -13,6 +13,8 @@ using collectors_internal::RowReader;
 // pg_current_wal_lsn() and pg_walfile_name() fail in recovery;
 // pg_is_wal_replay_paused() fails outside it. pg_is_in_recovery() is
 // volatile, so the CASEs are evaluated per execution and really guard them.
+// The pg_control_*() functions need pg_monitor (or superuser): without the
+// privilege they read NULL instead of failing the whole collector.
 constexpr std::string_view kQuery = R"sql(SELECT
   pg_is_in_recovery() AS in_recovery,
   CASE WHEN NOT pg_is_in_recovery()
@@ -26,11 +28,15 @@ constexpr std::string_view kQuery = R"sql(SELECT
   END AS last_xact_replay_timestamp,
   CASE WHEN pg_is_in_recovery()
     THEN pg_is_wal_replay_paused() END AS replay_paused,
-  CASE WHEN pg_is_in_recovery()
-    THEN (pg_control_checkpoint()).timeline_id::bigint
-    ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))
+  CASE WHEN NOT pg_is_in_recovery()
+    THEN ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))
       ::bit(32)::bigint
+    WHEN has_function_privilege('pg_control_checkpoint()', 'EXECUTE')
+    THEN (pg_control_checkpoint()).timeline_id::bigint
   END AS timeline,
+  CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE')
+    THEN (pg_control_system()).system_identifier::text
+  END AS system_identifier,
   current_setting('max_connections') AS max_connections,
   current_setting('superuser_reserved_connections')
     AS superuser_reserved_connections)sql";
@@ -43,6 +49,7 @@ enum Col {
   kLastXactReplayTimestamp,
   kReplayPaused,
   kTimeline,
+  kSystemIdentifier,
   kMaxConnections,
   kSuperuserReservedConnections,
 };
@@ -54,6 +61,7 @@ constexpr std::string_view kColumns[] = {
     "last_xact_replay_timestamp",
     "replay_paused",
     "timeline",
+    "system_identifier",
     "max_connections",
     "superuser_reserved_connections",
 };
@@ -79,6 +87,8 @@ class ServerCollector : public Collector {
         row.OptDouble(kLastXactReplayTimestamp);
     const std::optional<bool> paused = row.OptBool(kReplayPaused);
     const std::optional<std::int64_t> timeline = row.OptInt64(kTimeline);
+    const std::optional<std::uint64_t> system_identifier =
+        row.OptUint64(kSystemIdentifier);
     const std::optional<int> max_connections = row.OptInt(kMaxConnections);
     const std::optional<int> reserved =
         row.OptInt(kSuperuserReservedConnections);
@@ -93,6 +103,7 @@ class ServerCollector : public Collector {
     sample->last_xact_replay_timestamp = replay_ts;
     sample->replay_paused = paused;
     sample->timeline = timeline;
+    sample->system_identifier = system_identifier;
     sample->max_connections = max_connections;
     sample->superuser_reserved_connections = reserved;
     return Status::Ok();

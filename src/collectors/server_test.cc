@@ -18,17 +18,19 @@ const std::vector<std::string> kColumns = {"in_recovery",
                                            "last_xact_replay_timestamp",
                                            "replay_paused",
                                            "timeline",
+                                           "system_identifier",
                                            "max_connections",
                                            "superuser_reserved_connections"};
 
 QueryResult Result(Row row) { return OkResult(kColumns, {row}); }
 
-const Row kPrimary = {"f",          "50595328",   std::nullopt,
-                      std::nullopt, std::nullopt, std::nullopt,
-                      "1",          "100",        "3"};
-const Row kReplica = {
-    "t", std::nullopt, "50595328", "50594000", "1795703208.541538",
-    "f", "2",          "200",      "5"};
+const Row kPrimary = {
+    "f",          "50595328", std::nullopt,          std::nullopt, std::nullopt,
+    std::nullopt, "1",        "7320012870716651519", "100",        "3"};
+const Row kReplica = {"t",        std::nullopt,          "50595328",
+                      "50594000", "1795703208.541538",   "f",
+                      "2",        "7320012870716651519", "200",
+                      "5"};
 
 TEST_CASE("server collector: name and query", "[server]") {
   auto c = NewServerCollector();
@@ -54,6 +56,7 @@ TEST_CASE("server collector: primary row", "[server]") {
   CHECK_FALSE(s.last_xact_replay_timestamp.has_value());
   CHECK_FALSE(s.replay_paused.has_value());
   CHECK(s.timeline == 1);
+  CHECK(s.system_identifier == 7320012870716651519ull);
   CHECK(s.max_connections == 100);
   CHECK(s.superuser_reserved_connections == 3);
 }
@@ -71,6 +74,18 @@ TEST_CASE("server collector: replica row", "[server]") {
   CHECK(s.timeline == 2);
   CHECK(s.max_connections == 200);
   CHECK(s.superuser_reserved_connections == 5);
+}
+
+TEST_CASE("server collector: no pg_monitor: control data reads NULL",
+          "[server]") {
+  Row row = kReplica;
+  row[6] = row[7] = std::nullopt;
+  ServerSample s;
+  REQUIRE(NewServerCollector()->Parse(Result(row), &s).ok());
+  CHECK_FALSE(s.timeline.has_value());
+  CHECK_FALSE(s.system_identifier.has_value());
+  CHECK_THAT(std::string(NewServerCollector()->Query()),
+             Catch::Contains("has_function_privilege('pg_control_system()'"));
 }
 
 TEST_CASE("server collector: replica that never replayed", "[server]") {
@@ -109,9 +124,10 @@ TEST_CASE("server collector: garbage values are errors", "[server]") {
       {4, "Infinity", "last_xact_replay_timestamp\": not a finite number"},
       {5, "1", "replay_paused\": not a boolean"},
       {6, "one", "timeline\": not a 64-bit integer"},
-      {7, "lots", "max_connections\": not a 32-bit integer"},
-      {7, "99999999999", "max_connections\": not a 32-bit integer"},
-      {8, "3.0", "superuser_reserved_connections\": not a 32-bit integer"},
+      {7, "-5", "system_identifier\": not an unsigned 64-bit integer"},
+      {8, "lots", "max_connections\": not a 32-bit integer"},
+      {8, "99999999999", "max_connections\": not a 32-bit integer"},
+      {9, "3.0", "superuser_reserved_connections\": not a 32-bit integer"},
   };
   for (const Case& c : cases) {
     Row row = kPrimary;
@@ -142,7 +158,7 @@ TEST_CASE("server collector: wrong shape is an error", "[server]") {
   QueryResult short_row = Result(kPrimary);
   short_row.rows[0].pop_back();
   CHECK_THAT(c->Parse(short_row, &s).message(),
-             Catch::Contains("row 0 has 8 values for 9 columns"));
+             Catch::Contains("row 0 has 9 values for 10 columns"));
   QueryResult failed = ErrorResult("permission denied");
   CHECK(c->Parse(failed, &s).message() == "permission denied");
   // Nothing was set by the failed parses.

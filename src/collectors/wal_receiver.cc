@@ -54,6 +54,8 @@ class WalReceiverCollector : public Collector {
  public:
   std::string_view Name() const override { return "wal_receiver"; }
   std::string_view Query() const override { return kQuery; }
+  // wal_status, safe_wal_size / written_lsn, flushed_lsn: PostgreSQL 13.
+  int MinServerVersion() const override { return 130000; }
 
   Status Parse(const QueryResult& result, ServerSample* sample) const override {
     Status s = CheckShape(result, kColumns);

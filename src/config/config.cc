@@ -202,6 +202,7 @@ class YamlLoader {
         auto v = ParseIntValue(text, def.min_int, &problem);
         if (!v) return Fail(line, path, problem);
         if (def.int_field != nullptr) *def.int_field(*config) = *v;
+        if (def.size_field != nullptr) *def.size_field(*config) = *v;
         if (def.optional_int_field != nullptr) {
           *def.optional_int_field(*config) = *v;
         }

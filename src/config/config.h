@@ -33,10 +33,15 @@ struct ServerConfig {
   std::string redacted_dsn;
   // "host:port" (or the socket directory) without credentials, for JSON.
   std::string endpoint;
-  // Replicas: the application_name of this replica's row in the primary's
-  // pg_stat_replication. Defaults to `name`.
+  // The first host (or hostaddr, or socket directory) and port of the DSN,
+  // to recognize the server as another one's WAL sender.
+  std::string host;
+  int port = 5432;
+  // The application_name of this server's row in its upstream's
+  // pg_stat_replication (for the configured primary: once it follows
+  // another server). Defaults to `name`.
   std::string application_name;
-  // Replicas: relative routing weight (>= 1). Default 1.
+  // Relative routing weight (>= 1) while it serves reads. Default 1.
   int weight = 1;
 };
 
@@ -60,6 +65,13 @@ struct LagStatusConfig {
   Duration critical = std::chrono::seconds(5);
 };
 
+// Bounds of the primary's WAL history that lag is measured against
+// (lag/wal_history.h).
+struct LagHistoryConfig {
+  std::size_t max_entries = 4096;
+  Duration max_age = std::chrono::hours(24);
+};
+
 struct Config {
   std::string cluster = "default";
   bool replicas_enabled = true;        // USE_READ_REPLICAS in environment mode
@@ -72,6 +84,7 @@ struct Config {
   std::optional<int> app_pool_size;
   RoutingConfig routing;
   LagStatusConfig lag_status;
+  LagHistoryConfig lag_history;
   // Where it came from, for logs: "file /etc/x.yml" or "environment".
   std::string source;
 };

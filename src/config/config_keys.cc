@@ -135,6 +135,25 @@ constexpr KeyDef kKeys[] = {
      .doc = "Replication lag threshold of the `critical` status. Must be >= "
             "`lag_status.warning`.",
      .duration_field = [](Config& c) { return &c.lag_status.critical; }},
+    {.path = "lag_history.max_age",
+     .type = KeyType::kDuration,
+     .default_text = "24h",
+     .reloadable = true,
+     .doc = "How far back the primary's WAL history (what lag is measured "
+            "against) reaches. A replica whose replay position is older "
+            "than the whole history reads the history's age as a lower "
+            "bound. A saved history older than this is not restored.",
+     .duration_field = [](Config& c) { return &c.lag_history.max_age; }},
+    {.path = "lag_history.max_entries",
+     .type = KeyType::kInt,
+     .default_text = "4096",
+     .reloadable = true,
+     .doc = "Most entries the WAL history holds (16 bytes each; one per "
+            "poll that sees the primary's WAL move). Past it, older "
+            "entries are thinned: the reach stays, the resolution of old "
+            "positions coarsens (>= 4).",
+     .min_int = 4,
+     .size_field = [](Config& c) { return &c.lag_history.max_entries; }},
 };
 
 constexpr ServerKeyDef kServerKeys[] = {
@@ -162,12 +181,13 @@ constexpr ServerKeyDef kServerKeys[] = {
     {.key = "application_name",
      .type = KeyType::kString,
      .default_text = "the server's `name`",
-     .replica_only = true,
+     .replica_only = false,
      .required_primary = false,
      .required_replica = false,
-     .doc = "Replicas only: the replica's `application_name` in the "
-            "primary's `pg_stat_replication` (as set in the replica's "
-            "`primary_conninfo`). Unique across replicas.",
+     .doc = "The server's `application_name` in its upstream's "
+            "`pg_stat_replication` (as set in its `primary_conninfo`); for "
+            "the primary, once it follows another server after a "
+            "failover. Unique across servers.",
      .string_field = [](ServerConfig& s) { return &s.application_name; }},
     {.key = "weight",
      .type = KeyType::kInt,
@@ -176,7 +196,8 @@ constexpr ServerKeyDef kServerKeys[] = {
      .required_primary = false,
      .required_replica = false,
      .doc = "Replicas only: relative share of reads routed to this replica "
-            "(>= 1).",
+            "(>= 1). The configured primary has weight 1 when, after a "
+            "failover, it serves reads as a replica.",
      .min_int = 1,
      .int_field = [](ServerConfig& s) { return &s.weight; }},
 };

@@ -46,6 +46,7 @@ struct KeyDef {
   Duration* (*duration_field)(Config&) = nullptr;
   int* (*int_field)(Config&) = nullptr;
   std::optional<int>* (*optional_int_field)(Config&) = nullptr;
+  std::size_t* (*size_field)(Config&) = nullptr;  // kInt alternative
   std::uint64_t* (*bytes_field)(Config&) = nullptr;
   Fallback* (*fallback_field)(Config&) = nullptr;
 };

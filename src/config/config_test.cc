@@ -194,8 +194,12 @@ TEST_CASE("Bad configs fail with FILE:LINE: KEY: and no password", "[config]") {
        "t.yml:6: replicas[0].wieght: unknown key"},
       {"primary:\n  dsn: host=db1\n  weight: 2\n",
        "t.yml:3: primary.weight: unknown key (only replicas have it)"},
-      {"primary:\n  dsn: host=db1\n  application_name: x\n",
-       "t.yml:3: primary.application_name: unknown key"},
+      {"primary:\n  dsn: host=db1\n  application_name: x\n"
+       "replicas:\n  - name: r1\n    dsn: host=db2\n"
+       "    application_name: x\n",
+       "t.yml:7: replicas[0].application_name: duplicate application_name "
+       "\"x\" (also that of server \"primary\"); each replica needs its own "
+       "pg_stat_replication row"},
       {kMin + "poll_interval: 1s\npoll_interval: 2s\n",
        "t.yml:4: poll_interval: duplicate key"},
       {kMin + "replicas:\n  - name: r1\n    dsn: host=db2\n    name: r2\n",

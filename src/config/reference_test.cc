@@ -34,6 +34,9 @@ std::string ActualDefault(const KeyDef& key) {
       if (key.int_field != nullptr) {
         return std::to_string(*key.int_field(config));
       }
+      if (key.size_field != nullptr) {
+        return std::to_string(*key.size_field(config));
+      }
       return key.optional_int_field(config)->has_value()
                  ? std::to_string(**key.optional_int_field(config))
                  : "(unset)";

@@ -98,12 +98,17 @@ bool FinishServer(ServerConfig* server, std::string* problem) {
   }
 
   std::string endpoint;
+  server->host.clear();
   for (size_t i = 0; i < count; ++i) {
     std::string host = parsed.host.empty() ? "" : hosts[i];
     if (host.empty() && !parsed.hostaddr.empty()) host = addrs[i];
     if (host.empty()) host = DEFAULT_PGSOCKET_DIR;
     std::string port = ports.size() == 1 ? ports[0] : ports[i];
     if (port.empty()) port = "5432";
+    if (i == 0) {
+      server->host = host;
+      server->port = std::stoi(port);  // ValidPort() checked it
+    }
     if (!endpoint.empty()) endpoint += ",";
     if (host.find(':') != std::string::npos && host[0] != '/') {
       endpoint += "[" + host + "]:" + port;  // IPv6 literal
@@ -113,7 +118,7 @@ bool FinishServer(ServerConfig* server, std::string* problem) {
   }
   server->endpoint = ScrubSecrets(endpoint);
   server->redacted_dsn = RedactDsn(server->dsn);
-  if (server->role == Role::kReplica && server->application_name.empty()) {
+  if (server->application_name.empty()) {
     server->application_name = server->name;
   }
   return true;
@@ -124,6 +129,7 @@ bool CheckServers(const Config& config, std::string* key,
   std::map<std::string, std::string> names;  // name -> key of its first use
   names[config.primary.name] = "primary";
   std::map<std::string, std::string> app_names;  // -> server name
+  app_names[config.primary.application_name] = config.primary.name;
   for (size_t i = 0; i < config.replicas.size(); ++i) {
     const ServerConfig& r = config.replicas[i];
     const std::string at = "replicas[" + std::to_string(i) + "]";
@@ -138,7 +144,7 @@ bool CheckServers(const Config& config, std::string* key,
     if (!app_inserted) {
       *key = at + ".application_name";
       *problem = "duplicate application_name \"" + r.application_name +
-                 "\" (also that of replica \"" + app_it->second +
+                 "\" (also that of server \"" + app_it->second +
                  "\"); each replica needs its own pg_stat_replication row";
       return false;
     }

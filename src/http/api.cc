@@ -9,9 +9,9 @@
 
 namespace pgre {
 
-Api::Api(const SnapshotStore* store, BuildInfo build,
+Api::Api(const ClusterState* cluster, BuildInfo build,
          std::string telemetry_path)
-    : Api([store] { return store->Get(); }, std::move(build),
+    : Api([cluster] { return cluster->Get(); }, std::move(build),
           std::move(telemetry_path)) {}
 
 Api::Api(SnapshotSource source, BuildInfo build, std::string telemetry_path)

@@ -19,7 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "poll/snapshot.h"
+#include "cluster/cluster_state.h"
+#include "cluster/snapshot.h"
 
 namespace pgre {
 
@@ -43,8 +44,8 @@ class Api {
  public:
   Api(SnapshotSource source, BuildInfo build,
       std::string telemetry_path = "/metrics");
-  // Reads `store`. REQUIRES: store outlives the Api.
-  Api(const SnapshotStore* store, BuildInfo build,
+  // Reads `cluster`. REQUIRES: cluster outlives the Api.
+  Api(const ClusterState* cluster, BuildInfo build,
       std::string telemetry_path = "/metrics");
 
   HttpResponse Handle(std::string_view method, std::string_view path) const;

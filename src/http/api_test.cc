@@ -19,7 +19,7 @@ Config OneReplica() {
 
 TEST_CASE("routes, methods and content types", "[api]") {
   FakeClock clock;
-  SnapshotStore store(OneReplica(), &clock);
+  ClusterState store(OneReplica(), &clock);
   Api api(&store, BuildInfo{"1.2.3", "abc"}, "/metrics");
 
   struct Case {
@@ -53,7 +53,7 @@ TEST_CASE("routes, methods and content types", "[api]") {
 
 TEST_CASE("a custom telemetry path moves the metrics", "[api]") {
   FakeClock clock;
-  SnapshotStore store(OneReplica(), &clock);
+  ClusterState store(OneReplica(), &clock);
   Api api(&store, BuildInfo{"1", "r"}, "/prom");
   CHECK(api.Handle("GET", "/prom").status == 200);
   CHECK(api.Handle("GET", "/metrics").status == 404);

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "cluster/health.h"
+
 namespace pgre {
 namespace {
 
@@ -49,32 +51,13 @@ std::string Iso8601(WallTime t) {
   return out;
 }
 
-// Whether collector `name` succeeded in the sample's poll (as metrics.cc).
-bool CollectorOk(const ServerSample& s, const char* name) {
-  auto it = s.collector_success.find(name);
-  return it != s.collector_success.end() && it->second;
-}
-
-std::optional<bool> Streaming(const ServerView& v) {
-  if (!v.sample || !v.sample->in_recovery) return std::nullopt;
-  if (!CollectorOk(*v.sample, "wal_receiver")) return std::nullopt;
-  return v.sample->wal_receiver &&
-         v.sample->wal_receiver->status == "streaming";
-}
-
 Json ObservedRole(const ServerView& v) {
   if (!v.sample) return nullptr;
   return v.sample->in_recovery ? "replica" : "primary";
 }
 
-// Whether the replica counts as in rotation: the routing loop's decision
-// once it has run, else the proxy "up, streaming and lag <= critical".
-bool InRotation(const Snapshot& snap, const ServerView& v) {
-  if (snap.routing_active) return v.routing.in_rotation;
-  return v.up && Streaming(v).value_or(false) && v.lag_seconds &&
-         *v.lag_seconds <= ToSeconds(snap.lag_status.critical);
-}
-
+// The lag status against the lag_status thresholds; a lower bound counts
+// as the figure it is at least.
 const char* LagStatus(const Snapshot& snap, const ServerView& v) {
   if (!v.lag_seconds) return "unknown";
   if (*v.lag_seconds > ToSeconds(snap.lag_status.critical)) return "critical";
@@ -82,8 +65,29 @@ const char* LagStatus(const Snapshot& snap, const ServerView& v) {
   return "ok";
 }
 
+// The adopted primary first, then every other server in configured order:
+// the JSON groups servers by observed role (`role` keeps the configured
+// one).
+std::vector<const ServerView*> Others(const Snapshot& snap) {
+  std::vector<const ServerView*> out;
+  for (const ServerView& v : snap.servers) {
+    if (!v.is_primary) out.push_back(&v);
+  }
+  return out;
+}
+const ServerView& PrimaryOf(const Snapshot& snap) {
+  return snap.servers.at(snap.topology.primary);
+}
+
+Json NameOrNull(const Snapshot& snap, int index) {
+  if (index < 0 || index >= static_cast<int>(snap.servers.size())) {
+    return nullptr;
+  }
+  return snap.servers[index].name;
+}
+
 Json ConnectionsByState(const ServerView& v) {
-  if (!v.sample || !CollectorOk(*v.sample, "activity")) return nullptr;
+  if (!v.sample || !v.sample->CollectorOk("activity")) return nullptr;
   Json out = Json::object();
   for (const char* state : kConnectionStates) out[state] = 0;
   for (const auto& [state, n] : v.sample->connections_by_state) {
@@ -92,30 +96,38 @@ Json ConnectionsByState(const ServerView& v) {
   return out;
 }
 
-Json ServerStatus(const Snapshot& snap, const ServerView& v, bool replica) {
+Json ServerStatus(const Snapshot& snap, const ServerView& v) {
   Json j;
   j["name"] = v.name;
   j["endpoint"] = v.endpoint;
   j["role"] = std::string(RoleName(v.role));
   j["observedRole"] = ObservedRole(v);
+  j["isPrimary"] = v.is_primary;
   j["up"] = v.up;
   j["lastError"] = StringOrNull(v.last_error);
-  if (replica) {
-    const bool in_rotation = InRotation(snap, v);
-    j["healthy"] = in_rotation;
-    j["inRotation"] = in_rotation;
-    j["reason"] = snap.routing_active ? Json(v.routing.reason) : Json(nullptr);
-  } else {
-    j["healthy"] = v.sample.has_value() && !v.sample->in_recovery;
+  if (v.is_primary) {
+    j["healthy"] = v.up && v.claims_primary;
+    j["healthReason"] = nullptr;
     j["inRotation"] = nullptr;
     j["reason"] = nullptr;
+  } else {
+    j["healthy"] = v.health.healthy;
+    j["healthReason"] = v.health.reason;
+    j["inRotation"] = v.routing.in_rotation;
+    j["reason"] = v.routing.reason;
   }
   j["lagSeconds"] = OrNull(v.lag_seconds);
   j["lagBytes"] = OrNull(v.lag_bytes);
-  j["streaming"] = OrNull(Streaming(v));
+  j["lagLowerBound"] = v.lag_seconds ? Json(v.lag_lower_bound) : Json(nullptr);
+  j["lagUnknownReason"] = v.lag_seconds || v.is_primary
+                              ? Json(nullptr)
+                              : StringOrNull(v.lag_unknown_reason);
+  j["upstream"] = NameOrNull(snap, v.upstream);
+  j["streaming"] = OrNull(v.streaming);
   j["replayPaused"] =
       v.sample ? OrNull(v.sample->replay_paused) : Json(nullptr);
   j["standbyConnected"] = OrNull(v.standby_connected);
+  j["timeline"] = v.sample ? OrNull(v.sample->timeline) : Json(nullptr);
   j["connections"] = ConnectionsByState(v);
   j["lastPollTime"] =
       v.last_success ? Json(Iso8601(*v.last_success)) : Json(nullptr);
@@ -123,40 +135,64 @@ Json ServerStatus(const Snapshot& snap, const ServerView& v, bool replica) {
   return j;
 }
 
+Json TopologyBody(const Snapshot& snap) {
+  const TopologyView& t = snap.topology;
+  Json j;
+  j["state"] = std::string(TopologyStateName(t.state));
+  j["primary"] = NameOrNull(snap, t.primary);
+  j["configuredPrimary"] = snap.servers.at(0).name;
+  Json claimants = Json::array();
+  for (int c : t.claimants) claimants.push_back(snap.servers.at(c).name);
+  j["claimPrimary"] = std::move(claimants);
+  j["timeline"] = OrNull(t.timeline);
+  j["primaryChanges"] = t.primary_changes;
+  j["timelineChanges"] = t.timeline_changes;
+  j["primaryDown"] = t.state == TopologyState::kNoPrimary;
+  j["staleReads"] = t.stale_reads;
+  j["primaryLastLsn"] = OrNull(t.primary_last_lsn);
+  j["primaryLastSeen"] =
+      t.primary_last_seen ? Json(Iso8601(*t.primary_last_seen)) : Json(nullptr);
+  return j;
+}
+
 Json StatusBody(const Snapshot& snap) {
   Json j;
   j["cluster"] = snap.cluster;
   j["replicasEnabled"] = snap.replicas_enabled;
-  j["primary"] = ServerStatus(snap, snap.primary, /*replica=*/false);
+  j["topology"] = TopologyBody(snap);
+  j["primary"] = ServerStatus(snap, PrimaryOf(snap));
   Json replicas = Json::array();
-  for (const ServerView& r : snap.replicas) {
-    replicas.push_back(ServerStatus(snap, r, /*replica=*/true));
+  for (const ServerView* r : Others(snap)) {
+    replicas.push_back(ServerStatus(snap, *r));
   }
   j["replicas"] = std::move(replicas);
   j["routingActive"] = snap.routing_active;
   j["failoverActive"] = snap.failover_active;
   Json routed = Json::object();
-  routed[snap.primary.name] = snap.primary.routing.routed_reads;
-  for (const ServerView& r : snap.replicas) {
-    routed[r.name] = r.routing.routed_reads;
+  for (const ServerView& v : snap.servers) {
+    routed[v.name] = v.routing.routed_reads;
   }
   j["routedReads"] = std::move(routed);
+  j["lagHistory"] = snap.state_file_status;
   j["generatedAt"] = Iso8601(snap.taken_at);
   return j;
 }
 
 Json HealthBody(const Snapshot& snap, int* healthy_count) {
+  const std::vector<const ServerView*> others = Others(snap);
   int healthy = 0;
-  for (const ServerView& r : snap.replicas) {
-    if (InRotation(snap, r)) ++healthy;
+  for (const ServerView* r : others) {
+    if (r->routing.in_rotation) ++healthy;
   }
   *healthy_count = healthy;
+  const ServerView& primary = PrimaryOf(snap);
   Json j;
   j["healthy"] = healthy > 0;
-  j["replicaCount"] = snap.replicas.size();
+  j["replicaCount"] = others.size();
   j["healthyReplicaCount"] = healthy;
   j["failoverActive"] = snap.failover_active;
-  j["primaryUp"] = snap.primary.up;
+  j["primaryUp"] = primary.up && primary.claims_primary;
+  j["staleReads"] = snap.topology.stale_reads;
   j["routingActive"] = snap.routing_active;
   j["generatedAt"] = Iso8601(snap.taken_at);
   return j;
@@ -164,12 +200,15 @@ Json HealthBody(const Snapshot& snap, int* healthy_count) {
 
 Json LagBody(const Snapshot& snap) {
   Json replicas = Json::array();
-  for (const ServerView& r : snap.replicas) {
+  for (const ServerView* r : Others(snap)) {
     Json e;
-    e["name"] = r.name;
-    e["lagSeconds"] = OrNull(r.lag_seconds);
-    e["lagBytes"] = OrNull(r.lag_bytes);
-    e["status"] = LagStatus(snap, r);
+    e["name"] = r->name;
+    e["lagSeconds"] = OrNull(r->lag_seconds);
+    e["lagBytes"] = OrNull(r->lag_bytes);
+    e["lowerBound"] = r->lag_seconds ? Json(r->lag_lower_bound) : Json(nullptr);
+    e["status"] = LagStatus(snap, *r);
+    e["unknownReason"] =
+        r->lag_seconds ? Json(nullptr) : StringOrNull(r->lag_unknown_reason);
     replicas.push_back(std::move(e));
   }
   Json j;
@@ -196,7 +235,7 @@ Json PoolServer(const Snapshot& snap, const ServerView& v) {
   j["up"] = v.up;
 
   std::optional<std::int64_t> total;
-  if (v.sample && CollectorOk(*v.sample, "activity")) {
+  if (v.sample && v.sample->CollectorOk("activity")) {
     const auto& by_state = v.sample->connections_by_state;
     auto count = [&](const char* state) -> std::int64_t {
       auto it = by_state.find(state);
@@ -246,10 +285,10 @@ Json PoolServer(const Snapshot& snap, const ServerView& v) {
 
 Json PoolBody(const Snapshot& snap) {
   Json j;
-  j["primary"] = PoolServer(snap, snap.primary);
+  j["primary"] = PoolServer(snap, PrimaryOf(snap));
   Json replicas = Json::array();
-  for (const ServerView& r : snap.replicas) {
-    replicas.push_back(PoolServer(snap, r));
+  for (const ServerView* r : Others(snap)) {
+    replicas.push_back(PoolServer(snap, *r));
   }
   j["replicas"] = std::move(replicas);
   j["thresholds"] = {{"warningUtilization", kPoolWarning},

@@ -5,8 +5,8 @@
 
 #include <string_view>
 
+#include "cluster/snapshot.h"
 #include "http/api.h"
-#include "poll/snapshot.h"
 
 namespace pgre {
 

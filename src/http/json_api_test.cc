@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -53,6 +54,9 @@ ServerView Primary() {
   v.sample->collector_success["stat_replication"] = true;
   v.sample->collector_success["wal_receiver"] = true;
   v.sample->connections_by_state["idle in transaction"] = 2;
+  v.sample->timeline = 1;
+  v.is_primary = true;
+  v.claims_primary = true;
   return v;
 }
 
@@ -73,9 +77,14 @@ ServerView Replica(const std::string& name, std::optional<double> lag_seconds,
   v.sample->collector_success["wal_receiver"] = true;
   v.sample->wal_receiver = WalReceiverRow{};
   v.sample->wal_receiver->status = "streaming";
+  v.sample->timeline = 1;
+  v.streaming = true;
+  v.upstream = 0;
   v.lag_seconds = lag_seconds;
   v.lag_bytes = lag_seconds ? lag_bytes : std::nullopt;
+  if (!lag_seconds) v.lag_unknown_reason = "no primary position observed yet";
   v.standby_connected = true;
+  v.health = {true, HealthCode::kOk, "ok"};
   v.routing.in_rotation = true;
   v.routing.reason = "ok";
   return v;
@@ -95,15 +104,26 @@ ServerView DownReplica(const std::string& name) {
   v.poll_errors_total = 7;
   v.last_success = BaseTime() - 42s;
   v.standby_connected = false;
+  v.lag_unknown_reason = "down";
+  v.health = {false, HealthCode::kDown, "down"};
   v.routing.in_rotation = false;
   v.routing.reason = "down";
   return v;
 }
 
+// A cluster with its primary up and adopted, and no replica yet.
 Snapshot BaseSnapshot() {
   Snapshot s;
   s.cluster = "main";
-  s.primary = Primary();
+  s.servers = {Primary()};
+  s.topology.state = TopologyState::kSinglePrimary;
+  s.topology.primary = 0;
+  s.topology.primary_observed = true;
+  s.topology.claimants = {0};
+  s.topology.timeline = 1;
+  s.topology.primary_last_lsn = 50595328;
+  s.topology.primary_last_seen = BaseTime() - 400ms;
+  s.state_file_status = "restored: 812 entries saved 2s ago";
   s.taken_at = BaseTime();
   return s;
 }
@@ -113,19 +133,24 @@ Snapshot ExampleSnapshot() {
   Snapshot s = BaseSnapshot();
   s.cluster = "hospitality";
   s.app_pool_size = 100;
-  s.replicas.push_back(Replica("replica1", 0.012, 0));
-  s.replicas.push_back(Replica("replica2", 2.5, 1048576));
-  s.replicas.back().sample->connections_by_state["idle in transaction"] = 1;
-  s.replicas.back()
+  s.servers.push_back(Replica("replica1", 0.012, 0));
+  s.servers.push_back(Replica("replica2", 2.5, 1048576));
+  s.servers.back().sample->connections_by_state["idle in transaction"] = 1;
+  s.servers.back()
       .sample->connections_by_state["idle in transaction (aborted)"] = 1;
-  s.replicas.push_back(DownReplica("replica3"));
+  s.servers.push_back(DownReplica("replica3"));
   s.routing_active = true;
-  s.primary.routing.routed_reads = 0;
-  s.replicas[0].routing.routed_reads = 5120;
-  s.replicas[1].routing.routed_reads = 5119;
-  s.replicas[2].routing.routed_reads = 2048;
-  s.replicas[2].routing.rotation_changes = 1;
+  s.servers[0].routing.routed_reads = 0;
+  s.servers[0].routing.reason = "primary";
+  s.servers[1].routing.routed_reads = 5120;
+  s.servers[2].routing.routed_reads = 5119;
+  s.servers[3].routing.routed_reads = 2048;
+  s.servers[3].routing.rotation_changes = 1;
   return s;
+}
+
+json OrNullJson(const std::optional<bool>& v) {
+  return v ? json(*v) : json(nullptr);
 }
 
 struct Answer {
@@ -260,70 +285,133 @@ TEST_CASE("status: keys are camelCase and the same for every server",
   }
 }
 
-TEST_CASE("status: observed role and streaming", "[json][status]") {
+TEST_CASE("status: observed role and streaming as decided", "[json][status]") {
   struct Case {
     const char* what;
     bool up;
     bool in_recovery;
-    std::optional<bool> wal_receiver_ok;  // nullopt: collector not reported
-    const char* receiver_status;          // nullptr: no row
+    std::optional<bool> streaming;  // ServerView::streaming (DecideStreaming)
     json observed_role;
-    json streaming;
   };
   const std::vector<Case> cases = {
-      {"streaming", true, true, true, "streaming", "replica", true},
-      {"waiting", true, true, true, "waiting", "replica", false},
-      {"no receiver row", true, true, true, nullptr, "replica", false},
-      {"collector failed", true, true, false, "streaming", "replica", nullptr},
-      {"collector absent", true, true, std::nullopt, "streaming", "replica",
-       nullptr},
-      {"promoted", true, false, true, nullptr, "primary", nullptr},
-      {"down", false, true, true, "streaming", nullptr, nullptr},
+      {"streaming", true, true, true, "replica"},
+      {"not streaming", true, true, false, "replica"},
+      {"unknown", true, true, std::nullopt, "replica"},
+      {"promoted", true, false, std::nullopt, "primary"},
+      {"down", false, true, std::nullopt, nullptr},
   };
   for (const Case& c : cases) {
     CAPTURE(c.what);
     Snapshot snap = BaseSnapshot();
     ServerView r = c.up ? Replica("r", 0.1) : DownReplica("r");
-    if (c.up) {
-      r.sample->in_recovery = c.in_recovery;
-      r.sample->collector_success.erase("wal_receiver");
-      if (c.wal_receiver_ok) {
-        r.sample->collector_success["wal_receiver"] = *c.wal_receiver_ok;
-      }
-      r.sample->wal_receiver.reset();
-      if (c.receiver_status) {
-        r.sample->wal_receiver = WalReceiverRow{};
-        r.sample->wal_receiver->status = c.receiver_status;
-      }
-    }
-    snap.replicas.push_back(r);
+    if (c.up) r.sample->in_recovery = c.in_recovery;
+    r.streaming = c.streaming;
+    snap.servers.push_back(r);
     const json body = Get(kStatus, snap).body;
     CHECK(body["replicas"][0]["observedRole"] == c.observed_role);
-    CHECK(body["replicas"][0]["streaming"] == c.streaming);
+    CHECK(body["replicas"][0]["streaming"] == OrNullJson(c.streaming));
   }
 }
 
-TEST_CASE("status: reason is null before the routing loop has run",
+TEST_CASE("status: before the routing loop has run nothing is in rotation",
           "[json][status]") {
   Snapshot snap = ExampleSnapshot();
   snap.routing_active = false;
+  for (ServerView& v : snap.servers) {
+    v.routing.in_rotation = false;
+    v.routing.reason = "not checked yet";
+  }
   const json body = Get(kStatus, snap).body;
   CHECK(body["routingActive"] == false);
-  for (const json& r : body["replicas"]) CHECK(r["reason"].is_null());
-  // The proxy decides: replica1 (12 ms) and replica2 (2.5 s) are within the
-  // critical threshold; replica3 is down.
-  CHECK(body["replicas"][0]["inRotation"] == true);
-  CHECK(body["replicas"][1]["inRotation"] == true);
-  CHECK(body["replicas"][2]["inRotation"] == false);
+  for (const json& r : body["replicas"]) {
+    CHECK(r["inRotation"] == false);
+    CHECK(r["reason"] == "not checked yet");
+  }
+  // The health predicate's verdict is there already.
+  CHECK(body["replicas"][0]["healthy"] == true);
+  CHECK(body["replicas"][2]["healthy"] == false);
+  CHECK(body["replicas"][2]["healthReason"] == "down");
+  CHECK(Get(kHealth, snap).response.status == 503);
+}
+
+TEST_CASE("status: the topology says who claims to be primary",
+          "[json][status]") {
+  SECTION("normal") {
+    const json t = Get(kStatus, ExampleSnapshot()).body["topology"];
+    CHECK(t["state"] == "ok");
+    CHECK(t["primary"] == "primary");
+    CHECK(t["configuredPrimary"] == "primary");
+    CHECK(t["claimPrimary"] == json::array({"primary"}));
+    CHECK(t["primaryDown"] == false);
+    CHECK(t["staleReads"] == false);
+  }
+  SECTION("split brain") {
+    Snapshot snap = ExampleSnapshot();
+    snap.topology.state = TopologyState::kSplitBrain;
+    snap.topology.claimants = {0, 1};
+    snap.servers[1].claims_primary = true;
+    snap.servers[1].sample->in_recovery = false;
+    const json body = Get(kStatus, snap).body;
+    CHECK(body["topology"]["state"] == "split_brain");
+    CHECK(body["topology"]["claimPrimary"] ==
+          json::array({"primary", "replica1"}));
+    CHECK(body["primary"]["name"] == "primary");
+    CHECK(body["replicas"][0]["observedRole"] == "primary");
+  }
+  SECTION("after a promotion the primary is the adopted server") {
+    Snapshot snap = ExampleSnapshot();
+    snap.servers[0] = DownReplica("primary");
+    snap.servers[0].role = Role::kPrimary;
+    snap.servers[1].is_primary = true;
+    snap.servers[1].claims_primary = true;
+    snap.servers[1].sample->in_recovery = false;
+    snap.topology.primary = 1;
+    snap.topology.claimants = {1};
+    snap.topology.primary_changes = 1;
+    snap.topology.timeline_changes = 1;
+    snap.topology.timeline = 2;
+    const json body = Get(kStatus, snap).body;
+    CHECK(body["topology"]["primary"] == "replica1");
+    CHECK(body["topology"]["configuredPrimary"] == "primary");
+    CHECK(body["topology"]["primaryChanges"] == 1);
+    CHECK(body["primary"]["name"] == "replica1");
+    CHECK(body["primary"]["role"] == "replica");  // as configured
+    CHECK(body["primary"]["isPrimary"] == true);
+    CHECK(body["primary"]["healthy"] == true);
+    REQUIRE(body["replicas"].size() == 3);
+    CHECK(body["replicas"][0]["name"] == "primary");
+    CHECK(body["replicas"][0]["role"] == "primary");
+    CHECK(body["replicas"][0]["up"] == false);
+    CHECK(Get(kLag, snap).body["replicas"][0]["name"] == "primary");
+    CHECK(Get(kPool, snap).body["primary"]["name"] == "replica1");
+  }
+  SECTION("primary down: reads are served stale") {
+    Snapshot snap = ExampleSnapshot();
+    snap.servers[0] = DownReplica("primary");
+    snap.servers[0].role = Role::kPrimary;
+    snap.servers[0].is_primary = true;
+    snap.topology.state = TopologyState::kNoPrimary;
+    snap.topology.claimants = {};
+    snap.topology.stale_reads = true;
+    const json body = Get(kStatus, snap).body;
+    CHECK(body["topology"]["primaryDown"] == true);
+    CHECK(body["topology"]["staleReads"] == true);
+    CHECK(body["topology"]["primaryLastLsn"] == 50595328);
+    CHECK(body["topology"]["primaryLastSeen"] == "2025-12-13T09:59:59.600Z");
+    const Answer health = Get(kHealth, snap);
+    CHECK(health.response.status == 200);
+    CHECK(health.body["primaryUp"] == false);
+    CHECK(health.body["staleReads"] == true);
+  }
 }
 
 TEST_CASE("status: unknown numbers are null, never 0", "[json][status]") {
   Snapshot snap = BaseSnapshot();
-  snap.replicas.push_back(Replica("r", std::nullopt));
-  snap.replicas[0].sample->replay_paused.reset();
-  snap.replicas[0].standby_connected.reset();
-  snap.replicas[0].sample->collector_success["activity"] = false;
-  snap.replicas[0].last_success.reset();
+  snap.servers.push_back(Replica("r", std::nullopt));
+  snap.servers[1].sample->replay_paused.reset();
+  snap.servers[1].standby_connected.reset();
+  snap.servers[1].sample->collector_success["activity"] = false;
+  snap.servers[1].last_success.reset();
   const json r = Get(kStatus, snap).body["replicas"][0];
   CHECK(r["lagSeconds"].is_null());
   CHECK(r["lagBytes"].is_null());
@@ -331,13 +419,15 @@ TEST_CASE("status: unknown numbers are null, never 0", "[json][status]") {
   CHECK(r["standbyConnected"].is_null());
   CHECK(r["connections"].is_null());
   CHECK(r["lastPollTime"].is_null());
+  CHECK(r["lagLowerBound"].is_null());
+  CHECK(r["lagUnknownReason"] == "no primary position observed yet");
 }
 
 TEST_CASE("status: text that is not UTF-8 does not break the answer",
           "[json][status]") {
   Snapshot snap = BaseSnapshot();
-  snap.replicas.push_back(DownReplica("r"));
-  snap.replicas[0].last_error =
+  snap.servers.push_back(DownReplica("r"));
+  snap.servers[1].last_error =
       "FATAL: \xe9"
       "chec";  // Latin-1 "échec"
   Answer a = Get(kStatus, snap);
@@ -356,19 +446,20 @@ TEST_CASE("health: 200 with a replica in rotation, 503 without",
                         {"healthyReplicaCount", 2},
                         {"failoverActive", false},
                         {"primaryUp", true},
+                        {"staleReads", false},
                         {"routingActive", true},
                         {"generatedAt", "2025-12-13T10:00:00.000Z"}}));
 
-  snap.replicas[1].routing.in_rotation = false;
+  snap.servers[2].routing.in_rotation = false;
   a = Get(kHealth, snap);
   CHECK(a.response.status == 200);
   CHECK(a.body["healthyReplicaCount"] == 1);
   CHECK(a.body["healthy"] == true);
 
   // The routing loop's decision wins over good-looking poll data.
-  snap.replicas[0].routing.in_rotation = false;
+  snap.servers[1].routing.in_rotation = false;
   snap.failover_active = true;
-  snap.primary.up = false;
+  snap.servers[0].up = false;
   a = Get(kHealth, snap);
   CHECK(a.response.status == 503);
   CHECK(a.body["healthy"] == false);
@@ -385,47 +476,6 @@ TEST_CASE("health: no replicas configured is unhealthy", "[json][health]") {
   CHECK(a.response.status == 503);
   CHECK(a.body["replicaCount"] == 0);
   CHECK(a.body["healthy"] == false);
-}
-
-TEST_CASE("health: before routing runs, up+streaming+lag<=critical counts",
-          "[json][health]") {
-  struct Case {
-    const char* what;
-    ServerView replica;
-    bool in_rotation;
-  };
-  ServerView not_streaming = Replica("r", 0.1);
-  not_streaming.sample->wal_receiver->status = "waiting";
-  ServerView receiver_unknown = Replica("r", 0.1);
-  receiver_unknown.sample->collector_success["wal_receiver"] = false;
-  ServerView promoted = Replica("r", 0.1);
-  promoted.sample->in_recovery = false;
-  ServerView routed_out = Replica("r", 0.1);
-  routed_out.routing.in_rotation = false;  // ignored while routing inactive
-  const std::vector<Case> cases = {
-      {"lag 0", Replica("r", 0.0), true},
-      {"lag 4.999", Replica("r", 4.999), true},
-      {"lag exactly critical", Replica("r", 5.0), true},
-      {"lag over critical", Replica("r", 5.001), false},
-      {"lag unknown", Replica("r", std::nullopt), false},
-      {"not streaming", not_streaming, false},
-      {"wal_receiver unknown", receiver_unknown, false},
-      {"promoted", promoted, false},
-      {"down", DownReplica("r"), false},
-      {"routing view ignored", routed_out, true},
-  };
-  for (const Case& c : cases) {
-    CAPTURE(c.what);
-    Snapshot snap = BaseSnapshot();
-    snap.routing_active = false;
-    snap.replicas.push_back(c.replica);
-    Answer a = Get(kHealth, snap);
-    CHECK(a.response.status == (c.in_rotation ? 200 : 503));
-    CHECK(a.body["healthyReplicaCount"] == (c.in_rotation ? 1 : 0));
-    CHECK(a.body["routingActive"] == false);
-    CHECK(Get(kStatus, snap).body["replicas"][0]["inRotation"] ==
-          c.in_rotation);
-  }
 }
 
 TEST_CASE("lag: status at the thresholds (strictly greater)", "[json][lag]") {
@@ -446,7 +496,7 @@ TEST_CASE("lag: status at the thresholds (strictly greater)", "[json][lag]") {
   for (const Case& c : cases) {
     CAPTURE(c.lag.value_or(-1));
     Snapshot snap = BaseSnapshot();
-    snap.replicas.push_back(Replica("r", c.lag, 4096));
+    snap.servers.push_back(Replica("r", c.lag, 4096));
     const json body = Get(kLag, snap).body;
     REQUIRE(body["replicas"].size() == 1);
     CHECK(body["replicas"][0]["status"] == c.status);
@@ -460,8 +510,8 @@ TEST_CASE("lag: thresholds come from the snapshot", "[json][lag]") {
   snap.lag_status.warning = 250ms;
   snap.lag_status.critical = 2s;
   for (double lag : {0.2, 0.3, 2.5}) {
-    snap.replicas.push_back(
-        Replica("r" + std::to_string(snap.replicas.size()), lag));
+    snap.servers.push_back(
+        Replica("r" + std::to_string(snap.servers.size()), lag));
   }
   const json body = Get(kLag, snap).body;
   CHECK(body["thresholds"]["warningSeconds"] == Approx(0.25));
@@ -469,10 +519,17 @@ TEST_CASE("lag: thresholds come from the snapshot", "[json][lag]") {
   CHECK(body["replicas"][0]["status"] == "ok");
   CHECK(body["replicas"][1]["status"] == "warning");
   CHECK(body["replicas"][2]["status"] == "critical");
+}
 
-  // The proxy of /health uses the same critical threshold.
-  snap.routing_active = false;
-  CHECK(Get(kHealth, snap).body["healthyReplicaCount"] == 2);
+TEST_CASE("lag: a lower bound is flagged and judged as at least that",
+          "[json][lag]") {
+  Snapshot snap = BaseSnapshot();
+  snap.servers.push_back(Replica("r", 7.0, 4096));
+  snap.servers[1].lag_lower_bound = true;
+  const json e = Get(kLag, snap).body["replicas"][0];
+  CHECK(e["lowerBound"] == true);
+  CHECK(e["status"] == "critical");
+  CHECK(Get(kStatus, snap).body["replicas"][0]["lagLowerBound"] == true);
 }
 
 TEST_CASE("lag: a down replica is unknown with null figures", "[json][lag]") {
@@ -481,7 +538,9 @@ TEST_CASE("lag: a down replica is unknown with null figures", "[json][lag]") {
   CHECK(body["replicas"][0] == json({{"name", "replica1"},
                                      {"lagSeconds", 0.012},
                                      {"lagBytes", 0},
-                                     {"status", "ok"}}));
+                                     {"lowerBound", false},
+                                     {"status", "ok"},
+                                     {"unknownReason", nullptr}}));
   CHECK(body["replicas"][1]["status"] == "warning");
   CHECK(body["replicas"][1]["lagBytes"] == 1048576);
   const json& down = body["replicas"][2];
@@ -489,6 +548,8 @@ TEST_CASE("lag: a down replica is unknown with null figures", "[json][lag]") {
   CHECK(down["lagSeconds"].is_null());
   CHECK(down["lagBytes"].is_null());
   CHECK(down["status"] == "unknown");
+  CHECK(down["lowerBound"].is_null());
+  CHECK(down["unknownReason"] == "down");
 }
 
 TEST_CASE("pool: connection counts and utilization", "[json][pool]") {
@@ -505,7 +566,7 @@ TEST_CASE("pool: connection counts and utilization", "[json][pool]") {
   states[""] = 2;  // a backend whose state is NULL
   r.sample->max_connections = 100;
   r.sample->superuser_reserved_connections = 3;
-  snap.replicas.push_back(r);
+  snap.servers.push_back(r);
 
   const json body = Get(kPool, snap).body;
   REQUIRE(body["replicas"].size() == 1);
@@ -548,10 +609,10 @@ TEST_CASE("pool: status at the thresholds (strictly greater)", "[json][pool]") {
   for (const Case& c : cases) {
     CAPTURE(c.total);
     Snapshot snap = BaseSnapshot();
-    snap.primary.sample->connections_by_state.clear();
-    snap.primary.sample->connections_by_state["active"] = c.total;
-    snap.primary.sample->max_connections = 103;
-    snap.primary.sample->superuser_reserved_connections = 3;
+    snap.servers[0].sample->connections_by_state.clear();
+    snap.servers[0].sample->connections_by_state["active"] = c.total;
+    snap.servers[0].sample->max_connections = 103;
+    snap.servers[0].sample->superuser_reserved_connections = 3;
     const json p = Get(kPool, snap).body["primary"];
     CHECK(p["usableConnections"] == 100);
     CHECK(p["utilization"].get<double>() == Approx(c.total / 100.0));
@@ -563,7 +624,7 @@ TEST_CASE("pool: unknown figures are null and status unknown", "[json][pool]") {
   SECTION("down server") {
     Snapshot snap = BaseSnapshot();
     snap.app_pool_size = 100;
-    snap.replicas.push_back(DownReplica("r"));
+    snap.servers.push_back(DownReplica("r"));
     const json s = Get(kPool, snap).body["replicas"][0];
     CHECK(s["up"] == false);
     CHECK(s["connections"].is_null());
@@ -577,7 +638,7 @@ TEST_CASE("pool: unknown figures are null and status unknown", "[json][pool]") {
   }
   SECTION("activity collector failed") {
     Snapshot snap = BaseSnapshot();
-    snap.primary.sample->collector_success["activity"] = false;
+    snap.servers[0].sample->collector_success["activity"] = false;
     const json p = Get(kPool, snap).body["primary"];
     CHECK(p["connections"].is_null());
     CHECK(p["maxConnections"] == 100);
@@ -587,7 +648,7 @@ TEST_CASE("pool: unknown figures are null and status unknown", "[json][pool]") {
   }
   SECTION("settings unknown") {
     Snapshot snap = BaseSnapshot();
-    snap.primary.sample->superuser_reserved_connections.reset();
+    snap.servers[0].sample->superuser_reserved_connections.reset();
     const json p = Get(kPool, snap).body["primary"];
     CHECK(p["connections"]["total"] == 44);
     CHECK(p["maxConnections"] == 100);
@@ -597,7 +658,7 @@ TEST_CASE("pool: unknown figures are null and status unknown", "[json][pool]") {
   }
   SECTION("no usable slots") {
     Snapshot snap = BaseSnapshot();
-    snap.primary.sample->superuser_reserved_connections = 100;
+    snap.servers[0].sample->superuser_reserved_connections = 100;
     const json p = Get(kPool, snap).body["primary"];
     CHECK(p["usableConnections"] == 0);
     CHECK(p["utilization"].is_null());
@@ -636,8 +697,25 @@ std::optional<json> DocExample(const std::string& doc,
   return json::parse(doc.substr(at, end - at));
 }
 
+// Replaces the ```json block after each example marker with `answers`.
+std::string UpdateExamples(std::string doc, const Snapshot& snap) {
+  for (const char* path : {kStatus, kHealth, kLag, kPool}) {
+    const std::string marker = "<!-- example: " + std::string(path) + " -->";
+    std::size_t at = doc.find(marker);
+    if (at == std::string::npos) continue;
+    at = doc.find("```json\n", at);
+    if (at == std::string::npos) continue;
+    at += 8;
+    const std::size_t end = doc.find("```", at);
+    if (end == std::string::npos) continue;
+    doc.replace(at, end - at, Get(path, snap).response.body);
+  }
+  return doc;
+}
+
 TEST_CASE("docs: the examples are this code's answers", "[json][docs]") {
   // docs/json-endpoints.md and the README carry the same examples.
+  // Regenerate them with PGRE_UPDATE_DOCS=1 http_tests '[docs]'.
   for (const auto& file :
        {DocsPath(), DocsPath().parent_path().parent_path() / "README.md"}) {
     CAPTURE(file.string());
@@ -646,6 +724,11 @@ TEST_CASE("docs: the examples are this code's answers", "[json][docs]") {
     std::stringstream doc;
     doc << in.rdbuf();
     const Snapshot snap = ExampleSnapshot();
+    if (const char* update = std::getenv("PGRE_UPDATE_DOCS");
+        update != nullptr && std::string(update) == "1") {
+      std::ofstream(file, std::ios::binary) << UpdateExamples(doc.str(), snap);
+      doc.str(UpdateExamples(doc.str(), snap));
+    }
     for (const char* path : {kStatus, kHealth, kLag, kPool}) {
       CAPTURE(path);
       std::optional<json> example = DocExample(doc.str(), path);

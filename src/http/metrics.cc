@@ -77,6 +77,10 @@ void AddServer(Families& f, const ServerView& v) {
             "Unix time of the last successful poll of the server.", s,
             ToUnixSeconds(*v.last_success));
   }
+  f.Gauge("pg_replica_is_primary",
+          "Whether the agent takes the server as the primary (the lag "
+          "reference and write target): the one observed out of recovery.",
+          s, B(v.is_primary));
   if (!v.sample) return;
   const ServerSample& x = *v.sample;
 
@@ -128,11 +132,7 @@ void AddServer(Families& f, const ServerView& v) {
             "The server's superuser_reserved_connections.", s,
             *x.superuser_reserved_connections);
   }
-  auto success = [&](const char* c) {
-    auto it = x.collector_success.find(c);
-    return it != x.collector_success.end() && it->second;
-  };
-  if (success("activity")) {
+  if (x.CollectorOk("activity")) {
     for (const char* state : kConnectionStates) {
       auto it = x.connections_by_state.find(state);
       f.Gauge("pg_replica_connections",
@@ -141,12 +141,12 @@ void AddServer(Families& f, const ServerView& v) {
               it == x.connections_by_state.end() ? 0.0 : double(it->second));
     }
   }
-  if (success("wal_receiver") && x.in_recovery) {
-    const bool streaming =
-        x.wal_receiver && x.wal_receiver->status == "streaming";
+  if (v.streaming) {
     f.Gauge("pg_replica_wal_receiver_streaming",
             "Whether the standby's WAL receiver is streaming.", s,
-            B(streaming));
+            B(*v.streaming));
+  }
+  if (x.CollectorOk("wal_receiver") && x.in_recovery) {
     if (x.wal_receiver && x.wal_receiver->last_msg_receipt_time) {
       f.Gauge("pg_replica_wal_receiver_last_message_receipt_timestamp_seconds",
               "Time (standby clock) the WAL receiver last heard from its "
@@ -244,59 +244,80 @@ void AddSynthetic(Families& f, const ServerView& v) {
   }
 }
 
-void AddReplica(Families& f, const ServerView& v, bool routing_active) {
+void AddLagAndRouting(Families& f, const Snapshot& snap, const ServerView& v) {
   const Labels s = {{"server", v.name}};
   if (v.lag_seconds) {
     f.Gauge("pg_replica_lag_seconds",
             "Replication lag measured on the agent's clock: time since the "
-            "primary first passed the replica's replay position.",
+            "primary first passed the server's replay position.",
             s, *v.lag_seconds);
+    f.Gauge("pg_replica_lag_lower_bound",
+            "Whether pg_replica_lag_seconds is only a lower bound (replay "
+            "position older than the agent's history, or no primary "
+            "reachable).",
+            s, B(v.lag_lower_bound));
   }
   if (v.lag_bytes) {
     f.Gauge("pg_replica_lag_bytes",
-            "Primary's WAL position minus the replica's replay position.", s,
+            "Primary's WAL position minus the server's replay position.", s,
             double(*v.lag_bytes));
   }
   if (v.standby_connected) {
     f.Gauge("pg_replica_standby_connected",
             "Whether the primary's pg_stat_replication has a row with the "
-            "replica's application_name.",
+            "server's application_name.",
             s, B(*v.standby_connected));
   }
-  if (!routing_active) return;
+  if (!snap.routing_active) return;
   const RoutingView& r = v.routing;
-  f.Gauge("pg_replica_healthy",
-          "Whether the replica is in the read rotation of the routing model.",
-          s, B(r.in_rotation));
+  if (!v.is_primary) {
+    f.Gauge("pg_replica_healthy",
+            "Whether the server is in the read rotation of the routing model "
+            "(every server but the primary).",
+            s, B(r.in_rotation));
+  }
   f.Counter("pg_replica_rotation_changes_total",
-            "Times the replica entered or left the read rotation.", s,
+            "Times the server entered or left the read rotation.", s,
             double(r.rotation_changes));
+}
+
+void AddCluster(Families& f, const Snapshot& snap) {
+  const TopologyView& t = snap.topology;
+  f.Gauge("pg_replica_primaries",
+          "Servers observed out of recovery: 1 normally, 0 when no primary "
+          "is reachable, 2 or more in a split brain.",
+          {}, double(t.claimants.size()));
+  f.Counter("pg_replica_primary_changes_total",
+            "Times the agent saw another server become the primary.", {},
+            double(t.primary_changes));
+  f.Counter("pg_replica_timeline_changes_total",
+            "Times the primary's timeline changed (promotions, restores).", {},
+            double(t.timeline_changes));
+  f.Gauge("pg_replica_stale_reads_active",
+          "Whether no primary is reachable and reads go to replicas whose "
+          "data stops at the primary's last position.",
+          {}, B(t.stale_reads));
 }
 
 }  // namespace
 
 std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& snapshot) {
   Families f(snapshot.cluster);
-  AddServer(f, snapshot.primary);
-  for (const ServerView& r : snapshot.replicas) AddServer(f, r);
-  for (const ServerView& r : snapshot.replicas) {
-    AddReplica(f, r, snapshot.routing_active);
+  for (const ServerView& v : snapshot.servers) AddServer(f, v);
+  for (const ServerView& v : snapshot.servers) {
+    AddLagAndRouting(f, snapshot, v);
   }
+  AddCluster(f, snapshot);
   if (snapshot.routing_active) {
-    AddSynthetic(f, snapshot.primary);
-    for (const ServerView& r : snapshot.replicas) AddSynthetic(f, r);
+    for (const ServerView& v : snapshot.servers) AddSynthetic(f, v);
     f.Gauge("pg_replica_read_failover_active",
             "Whether reads go to the primary because no replica is in "
             "rotation.",
             {}, B(snapshot.failover_active));
-    f.Counter("pg_replica_routed_reads_total",
-              "Synthetic reads the routing model sent to the server.",
-              {{"server", snapshot.primary.name}},
-              double(snapshot.primary.routing.routed_reads));
-    for (const ServerView& r : snapshot.replicas) {
+    for (const ServerView& v : snapshot.servers) {
       f.Counter("pg_replica_routed_reads_total",
                 "Synthetic reads the routing model sent to the server.",
-                {{"server", r.name}}, double(r.routing.routed_reads));
+                {{"server", v.name}}, double(v.routing.routed_reads));
     }
   }
   return f.Take();

@@ -3,12 +3,11 @@
 #ifndef PGRE_HTTP_METRICS_H_
 #define PGRE_HTTP_METRICS_H_
 
-#include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
 #include <vector>
 
-#include "poll/snapshot.h"
+#include "cluster/snapshot.h"
 
 namespace pgre {
 
@@ -18,19 +17,6 @@ namespace pgre {
 // standby that left pg_stat_replication has no series.
 std::vector<prometheus::MetricFamily> BuildMetricFamilies(
     const Snapshot& snapshot);
-
-// A Collectable that renders the store's latest snapshot on each Collect().
-// Thread-safe.
-class SnapshotCollectable : public prometheus::Collectable {
- public:
-  explicit SnapshotCollectable(const SnapshotStore* store) : store_(store) {}
-  std::vector<prometheus::MetricFamily> Collect() const override {
-    return BuildMetricFamilies(*store_->Get());
-  }
-
- private:
-  const SnapshotStore* store_;
-};
 
 }  // namespace pgre
 

@@ -32,10 +32,15 @@ std::optional<double> Find(
 Snapshot Base() {
   Snapshot s;
   s.cluster = "main";
-  s.primary.name = "primary";
-  s.primary.role = Role::kPrimary;
-  s.primary.polled = s.primary.up = true;
-  s.primary.last_success = WallTime(std::chrono::seconds(1700000000));
+  s.servers.resize(1);
+  ServerView& primary = s.servers[0];
+  primary.name = "primary";
+  primary.role = Role::kPrimary;
+  primary.polled = primary.up = true;
+  primary.is_primary = primary.claims_primary = true;
+  primary.last_success = WallTime(std::chrono::seconds(1700000000));
+  s.topology.state = TopologyState::kSinglePrimary;
+  s.topology.claimants = {0};
   ServerSample p;
   p.current_lsn = 5000;
   p.max_connections = 100;
@@ -49,7 +54,7 @@ Snapshot Base() {
   row.sync_state = "async";
   row.replay_lsn = 5000;
   p.standbys.push_back(row);
-  s.primary.sample = p;
+  primary.sample = p;
 
   ServerView r;
   r.name = "replica1";
@@ -62,9 +67,10 @@ Snapshot Base() {
   rs.wal_receiver->status = "streaming";
   rs.collector_success = {{"server", true}, {"wal_receiver", true}};
   r.sample = rs;
+  r.streaming = true;
   r.lag_seconds = 0.25;
   r.lag_bytes = 0;
-  s.replicas.push_back(r);
+  s.servers.push_back(r);
   return s;
 }
 
@@ -90,11 +96,51 @@ TEST_CASE("healthy cluster publishes the fixed series", "[metrics]") {
   CHECK(Find(f, "pg_replica_last_poll_success_timestamp_seconds",
              {{"server", "primary"}}) == 1700000000);
   CHECK(Find(f, "pg_replica_poll_errors_total", {{"server", "primary"}}) == 0);
+  CHECK(Find(f, "pg_replica_is_primary", {{"server", "primary"}}) == 1);
+  CHECK(Find(f, "pg_replica_is_primary", {{"server", "replica1"}}) == 0);
+  CHECK(Find(f, "pg_replica_lag_lower_bound", {{"server", "replica1"}}) == 0);
+  CHECK(Find(f, "pg_replica_primaries", {{"cluster", "main"}}) == 1);
+  CHECK(Find(f, "pg_replica_primary_changes_total", {{"cluster", "main"}}) ==
+        0);
+  CHECK(Find(f, "pg_replica_timeline_changes_total", {{"cluster", "main"}}) ==
+        0);
+  CHECK(Find(f, "pg_replica_stale_reads_active", {{"cluster", "main"}}) == 0);
+}
+
+TEST_CASE("topology series: split brain, no primary, changes", "[metrics]") {
+  Snapshot s = Base();
+  s.topology.state = TopologyState::kSplitBrain;
+  s.topology.claimants = {0, 1};
+  s.topology.primary_changes = 2;
+  s.topology.timeline_changes = 1;
+  auto f = BuildMetricFamilies(s);
+  CHECK(Find(f, "pg_replica_primaries", {}) == 2);
+  CHECK(Find(f, "pg_replica_primary_changes_total", {}) == 2);
+  CHECK(Find(f, "pg_replica_timeline_changes_total", {}) == 1);
+  s.topology.state = TopologyState::kNoPrimary;
+  s.topology.claimants = {};
+  s.topology.stale_reads = true;
+  s.servers[1].lag_lower_bound = true;
+  f = BuildMetricFamilies(s);
+  CHECK(Find(f, "pg_replica_primaries", {}) == 0);
+  CHECK(Find(f, "pg_replica_stale_reads_active", {}) == 1);
+  CHECK(Find(f, "pg_replica_lag_lower_bound", {{"server", "replica1"}}) == 1);
+}
+
+TEST_CASE("streaming is published as decided, absent when unknown",
+          "[metrics]") {
+  Snapshot s = Base();
+  s.servers[1].streaming = false;
+  CHECK(Find(BuildMetricFamilies(s), "pg_replica_wal_receiver_streaming",
+             {{"server", "replica1"}}) == 0);
+  s.servers[1].streaming.reset();
+  CHECK_FALSE(Find(BuildMetricFamilies(s), "pg_replica_wal_receiver_streaming",
+                   {{"server", "replica1"}}));
 }
 
 TEST_CASE("a down replica keeps up=0 and loses its lag series", "[metrics]") {
   Snapshot s = Base();
-  ServerView& r = s.replicas[0];
+  ServerView& r = s.servers[1];
   r.up = false;
   r.sample.reset();
   r.lag_seconds.reset();
@@ -113,14 +159,14 @@ TEST_CASE("a standby that left pg_stat_replication does not linger",
   Snapshot s = Base();
   CHECK(Find(BuildMetricFamilies(s), "pg_replica_stat_replication_info",
              {{"standby", "replica1"}}));
-  s.primary.sample->standbys.clear();
+  s.servers[0].sample->standbys.clear();
   CHECK_FALSE(Find(BuildMetricFamilies(s), "pg_replica_stat_replication_info",
                    {{"standby", "replica1"}}));
 }
 
 TEST_CASE("server-reported NULL lag is 0 only when caught up", "[metrics]") {
   Snapshot s = Base();
-  auto& row = s.primary.sample->standbys[0];
+  auto& row = s.servers[0].sample->standbys[0];
   row.write_lsn = 5000;  // caught up: NULL write_lag means 0
   row.flush_lsn = 4000;  // behind: NULL flush_lag is unknown
   row.replay_lag = 1.5;  // reported value is kept
@@ -138,10 +184,14 @@ TEST_CASE("routing series appear once the routing loop runs", "[metrics]") {
   CHECK_FALSE(Find(BuildMetricFamilies(s), "pg_replica_healthy", {}));
   s.routing_active = true;
   s.failover_active = true;
-  s.primary.routing.routed_reads = 4;
-  s.replicas[0].routing.routed_reads = 9;
+  s.servers[0].routing.routed_reads = 4;
+  s.servers[1].routing.routed_reads = 9;
   const auto f = BuildMetricFamilies(s);
   CHECK(Find(f, "pg_replica_healthy", {{"server", "replica1"}}) == 0);
+  // The primary takes writes: it has no rotation state to publish.
+  CHECK_FALSE(Find(f, "pg_replica_healthy", {{"server", "primary"}}));
+  CHECK(Find(f, "pg_replica_rotation_changes_total", {{"server", "primary"}}) ==
+        0);
   CHECK(Find(f, "pg_replica_read_failover_active", {{"cluster", "main"}}) == 1);
   CHECK(Find(f, "pg_replica_routed_reads_total", {{"server", "primary"}}) == 4);
   CHECK(Find(f, "pg_replica_routed_reads_total", {{"server", "replica1"}}) ==
@@ -150,7 +200,7 @@ TEST_CASE("routing series appear once the routing loop runs", "[metrics]") {
 
 TEST_CASE("the text format escapes hostile label values", "[metrics]") {
   Snapshot s = Base();
-  s.replicas[0].name = "evil\"\n\\name";
+  s.servers[1].name = "evil\"\n\\name";
   const std::string text =
       prometheus::TextSerializer().Serialize(BuildMetricFamilies(s));
   CHECK(text.find("server=\"evil\\\"\\n\\\\name\"") != std::string::npos);

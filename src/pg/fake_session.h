@@ -22,6 +22,7 @@ struct FakeServer {
   std::mutex mu;
   bool reachable = true;        // Connect fails when false
   bool break_on_query = false;  // RunBatch fails (connection lost)
+  int server_version = 150000;  // what ServerVersion() reports
   // Answers by exact query text; a query with no answer gets an error
   // result "no answer scripted".
   std::map<std::string, QueryResult> answers;
@@ -50,6 +51,10 @@ class FakeSession : public PgSession {
     return Status::Ok();
   }
   bool IsConnected() const override { return connected_; }
+  int ServerVersion() const override {
+    std::lock_guard<std::mutex> lock(server_->mu);
+    return connected_ ? server_->server_version : 0;
+  }
   Status RunBatch(const std::vector<std::string>& queries, MonoTime,
                   std::vector<QueryResult>* results) override {
     std::lock_guard<std::mutex> lock(server_->mu);

@@ -157,6 +157,10 @@ bool LibpqSession::IsConnected() const {
   return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK;
 }
 
+int LibpqSession::ServerVersion() const {
+  return IsConnected() ? PQserverVersion(conn_) : 0;
+}
+
 void LibpqSession::Close() {
   if (conn_ == nullptr) return;
   // The connection is in nonblocking mode once established, so PQfinish's

@@ -52,6 +52,7 @@ class LibpqSession : public PgSession {
   Status Connect(MonoTime deadline) override;
 
   bool IsConnected() const override;
+  int ServerVersion() const override;
 
   // See PgSession::RunBatch. Uses pipeline mode with one PQpipelineSync per
   // query. A failed statement yields a QueryResult with ok=false and error

@@ -35,6 +35,9 @@ class PgSession {
 
   virtual bool IsConnected() const = 0;
 
+  // The server's server_version_num (e.g. 150018) while connected, else 0.
+  virtual int ServerVersion() const = 0;
+
   // Sends every query in one round trip (libpq pipeline mode), each in its
   // own implicit transaction so that one failing statement does not affect
   // the others. On OK, *results holds exactly one QueryResult per query, in

@@ -26,8 +26,36 @@ Poller::Poller(const ServerConfig& server, const Config& config,
       // poll interval, when that is longer).
       backoff_(
           config.poll_interval,
-          std::max<Duration>(config.poll_interval, std::chrono::seconds(30))) {
-  for (const auto& c : *collectors_) queries_.emplace_back(c->Query());
+          std::max<Duration>(config.poll_interval, std::chrono::seconds(30))) {}
+
+void Poller::OnConnected() {
+  const int version = session_->ServerVersion();
+  active_.clear();
+  queries_.clear();
+  std::string skipped;
+  for (std::size_t i = 0; i < collectors_->size(); ++i) {
+    const Collector& c = *(*collectors_)[i];
+    if (version > 0 && version < c.MinServerVersion()) {
+      skipped += (skipped.empty() ? "" : ", ") + std::string(c.Name());
+      continue;
+    }
+    active_.push_back(i);
+    queries_.emplace_back(c.Query());
+  }
+  if (version != server_version_) {
+    const std::string text =
+        std::to_string(version / 10000) + "." + std::to_string(version % 10000);
+    if (version > 0 && version < kMinServerVersion) {
+      spdlog::warn(
+          "server {} runs PostgreSQL {}, older than the supported 13 to 18: "
+          "collectors skipped: {}",
+          server_.name, text, skipped.empty() ? "none" : skipped);
+    } else if (version > kMaxTestedServerVersion) {
+      spdlog::info("server {} runs PostgreSQL {}, newer than tested (13 to 18)",
+                   server_.name, text);
+    }
+    server_version_ = version;
+  }
 }
 
 std::optional<PollOutcome> Poller::PollOnce() {
@@ -48,6 +76,7 @@ std::optional<PollOutcome> Poller::PollOnce() {
       out.error = "connect: " + s.message();
       return out;
     }
+    OnConnected();
   }
   std::vector<QueryResult> results;
   Status s =
@@ -62,11 +91,16 @@ std::optional<PollOutcome> Poller::PollOnce() {
   }
   backoff_.Succeeded();
   out.ok = true;
-  for (std::size_t i = 0; i < collectors_->size(); ++i) {
-    const Collector& c = *(*collectors_)[i];
-    bool ok = results[i].ok;
+  out.sample.server_version = server_version_;
+  for (const auto& c : *collectors_) {
+    out.sample.collector_success[std::string(c->Name())] = false;
+  }
+  for (std::size_t k = 0; k < active_.size(); ++k) {
+    const Collector& c = *(*collectors_)[active_[k]];
+    const QueryResult& result = results[k];
+    bool ok = result.ok;
     if (ok) {
-      Status parsed = c.Parse(results[i], &out.sample);
+      Status parsed = c.Parse(result, &out.sample);
       if (!parsed.ok()) {
         ok = false;
         spdlog::warn("collector {} on {}: {}", c.Name(), server_.name,
@@ -74,7 +108,7 @@ std::optional<PollOutcome> Poller::PollOnce() {
       }
     } else {
       spdlog::warn("collector {} on {}: {}", c.Name(), server_.name,
-                   results[i].error);
+                   result.error);
     }
     out.sample.collector_success[std::string(c.Name())] = ok;
   }
@@ -87,9 +121,9 @@ std::optional<PollOutcome> Poller::PollOnce() {
 }
 
 PollerGroup::PollerGroup(const Config& config, SessionFactory* factory,
-                         SnapshotStore* store, const Clock* clock)
+                         ClusterState* cluster, const Clock* clock)
     : interval_(config.poll_interval),
-      store_(store),
+      cluster_(cluster),
       collectors_(DefaultCollectors()) {
   pollers_.push_back(std::make_unique<Poller>(config.primary, config, factory,
                                               &collectors_, clock));
@@ -103,8 +137,7 @@ PollerGroup::~PollerGroup() { Stop(); }
 
 void PollerGroup::Start() {
   for (std::size_t i = 0; i < pollers_.size(); ++i) {
-    const int index = i == 0 ? SnapshotStore::kPrimary : int(i) - 1;
-    threads_.emplace_back(&PollerGroup::Run, this, index, pollers_[i].get());
+    threads_.emplace_back(&PollerGroup::Run, this, int(i), pollers_[i].get());
   }
 }
 
@@ -138,7 +171,7 @@ void PollerGroup::Run(int index, Poller* poller) {
         }
         was_up = outcome->ok;
       }
-      store_->RecordPoll(index, *outcome);
+      cluster_->RecordPoll(index, *outcome);
     }
     // Fixed-rate ticks; after an overrun, start again from now.
     next += interval_;

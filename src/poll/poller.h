@@ -10,11 +10,11 @@
 #include <thread>
 #include <vector>
 
+#include "cluster/cluster_state.h"
 #include "collectors/collector.h"
 #include "common/clock.h"
 #include "config/config.h"
 #include "pg/session.h"
-#include "poll/snapshot.h"
 
 namespace pgre {
 
@@ -47,7 +47,9 @@ class Poller {
   // it skipped the attempt because of backoff; otherwise the outcome, which
   // is ok when the round trip succeeded (a failing collector only clears its
   // own collector_success entry). Bounded by connect_timeout +
-  // query_timeout.
+  // query_timeout. Collectors whose MinServerVersion() is above the
+  // server's version are skipped (success false); a server older than
+  // kMinServerVersion is logged once per connection.
   std::optional<PollOutcome> PollOnce();
 
   const ServerConfig& server() const { return server_; }
@@ -55,8 +57,13 @@ class Poller {
  private:
   ServerConfig server_;
   Duration connect_timeout_, query_timeout_;
+  // Chooses the collectors for the server version of a new connection.
+  void OnConnected();
+
   const std::vector<std::unique_ptr<Collector>>* collectors_;
-  std::vector<std::string> queries_;
+  std::vector<std::size_t> active_;   // indexes into *collectors_
+  std::vector<std::string> queries_;  // of the active collectors
+  int server_version_ = -1;           // of the last connection
   const Clock* clock_;
   std::unique_ptr<PgSession> session_;
   Backoff backoff_;
@@ -65,12 +72,12 @@ class Poller {
 
 // Runs one thread per server, polling every poll_interval (a poll that takes
 // longer delays only its own server's next poll), and records every outcome
-// into the store.
+// into the cluster state (server index 0 the primary, then the replicas).
 class PollerGroup {
  public:
   // REQUIRES: every pointer outlives the group.
   PollerGroup(const Config& config, SessionFactory* factory,
-              SnapshotStore* store, const Clock* clock);
+              ClusterState* cluster, const Clock* clock);
   ~PollerGroup();  // Stop()s
 
   void Start();
@@ -82,9 +89,9 @@ class PollerGroup {
   void Run(int index, Poller* poller);
 
   Duration interval_;
-  SnapshotStore* store_;
+  ClusterState* cluster_;
   std::vector<std::unique_ptr<Collector>> collectors_;
-  std::vector<std::unique_ptr<Poller>> pollers_;  // [0] primary, then replicas
+  std::vector<std::unique_ptr<Poller>> pollers_;  // by server index
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <future>
 
+#include "cluster/cluster_state.h"
 #include "poll/poller.h"
 
 namespace pgre {
@@ -21,29 +22,30 @@ double Percentile(std::vector<double> v, double p) {
 }  // namespace
 
 RouteCheckReport BuildRouteCheckReport(
-    const Config& config, const RoutingModel& model,
+    const RoutingModel& model,
     const std::vector<std::pair<RouteTarget, ProbeResult>>& reads) {
-  const int n = static_cast<int>(config.replicas.size());
+  const int n = model.server_count();
   RouteCheckReport report;
   report.failover_active = model.failover_active();
-  std::vector<std::vector<double>> latencies(n + 1);
-  report.rows.resize(n + 1);
-  report.rows[0].server = config.primary.name;
-  report.rows[0].role = "primary";
-  report.rows[0].status = report.failover_active ? "failover target" : "-";
+  std::vector<std::vector<double>> latencies(n);
+  report.rows.resize(n);
   for (int i = 0; i < n; ++i) {
-    const ReplicaState& st = model.replica(i);
-    RouteCheckRow& row = report.rows[i + 1];
-    row.server = config.replicas[i].name;
-    row.role = "replica";
+    const ServerState& st = model.server(i);
+    RouteCheckRow& row = report.rows[i];
+    row.server = st.name;
+    row.role = i == 0 ? "primary" : "replica";
     row.in_rotation = st.in_rotation;
-    row.status = st.in_rotation ? "in rotation" : "out: " + st.reason;
+    if (i == model.write_target()) {
+      row.status = report.failover_active ? "failover target" : "-";
+    } else {
+      row.status = st.in_rotation ? "in rotation" : "out: " + st.reason;
+    }
   }
   for (const auto& [target, result] : reads) {
     ++report.total_reads;
     if (!result.ok) ++report.failed_reads;
-    const int s = ServerSlot(target);
-    if (s < 0) continue;
+    const int s = target.server;
+    if (s < 0 || s >= n) continue;
     RouteCheckRow& row = report.rows[s];
     ++row.reads;
     if (!result.ok) {
@@ -53,13 +55,13 @@ RouteCheckReport BuildRouteCheckReport(
     latencies[s].push_back(
         std::chrono::duration<double, std::milli>(result.duration).count());
   }
-  for (int s = 0; s <= n; ++s) {
+  for (int s = 0; s < n; ++s) {
     RouteCheckRow& row = report.rows[s];
     row.share =
         report.total_reads ? double(row.reads) / report.total_reads : 0.0;
     row.p50_ms = Percentile(latencies[s], 0.50);
     row.p95_ms = Percentile(latencies[s], 0.95);
-    if (s > 0 && row.in_rotation && row.reads == 0 && report.total_reads > 0) {
+    if (row.in_rotation && row.reads == 0 && report.total_reads > 0) {
       report.starved.push_back(row.server);
     }
   }
@@ -97,28 +99,41 @@ std::string FormatRouteCheckReport(const RouteCheckReport& r) {
 
 int RunRouteCheck(const Config& config, int reads, SessionFactory* sessions,
                   const Clock* clock, std::ostream& out) {
-  SnapshotStore store(config, clock);
+  ClusterState cluster(config, clock);
   auto collectors = DefaultCollectors();
   // The primary first, so that the replicas' lag is measured against it;
   // then every replica at once.
-  auto poll = [&](const ServerConfig& server, int index) {
-    Poller poller(server, config, sessions, &collectors, clock);
-    if (auto outcome = poller.PollOnce()) store.RecordPoll(index, *outcome);
-  };
-  poll(config.primary, SnapshotStore::kPrimary);
-  std::vector<std::future<void>> polls;
-  for (std::size_t i = 0; i < config.replicas.size(); ++i) {
-    polls.push_back(std::async(std::launch::async, poll,
-                               std::cref(config.replicas[i]), int(i)));
+  // A round polls the primary, then every replica at once. Under writes a
+  // replica is a little behind the primary's first observed position, which
+  // only bounds its lag from below: a second round (a few at most) makes it
+  // exact, as the daemon's first check waits for.
+  std::vector<std::unique_ptr<Poller>> pollers;
+  pollers.push_back(std::make_unique<Poller>(config.primary, config, sessions,
+                                             &collectors, clock));
+  for (const ServerConfig& r : config.replicas) {
+    pollers.push_back(
+        std::make_unique<Poller>(r, config, sessions, &collectors, clock));
   }
-  for (auto& f : polls) f.get();
+  auto poll = [&](int index) {
+    if (auto outcome = pollers[index]->PollOnce()) {
+      cluster.RecordPoll(index, *outcome);
+    }
+  };
+  for (int round = 0; round < 3 && !cluster.ReadyForFirstCheck(); ++round) {
+    poll(0);
+    std::vector<std::future<void>> polls;
+    for (std::size_t i = 1; i < pollers.size(); ++i) {
+      polls.push_back(std::async(std::launch::async, poll, int(i)));
+    }
+    for (auto& f : polls) f.get();
+  }
 
-  RoutingLoop loop(config, sessions, &store, clock);
-  loop.SyntheticRound(0);  // one probe of every replica
+  RoutingLoop loop(config, sessions, &cluster, clock);
+  loop.SyntheticRound(0);  // one probe of every server out of rotation
   loop.HealthCheck();
   const auto results = loop.SyntheticRound(reads);
   const RouteCheckReport report =
-      BuildRouteCheckReport(config, loop.model(), results);
+      BuildRouteCheckReport(cluster.model(), results);
   out << FormatRouteCheckReport(report);
   return report.ok() ? 0 : 1;
 }

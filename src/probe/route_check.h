@@ -30,7 +30,7 @@ struct RouteCheckRow {
 };
 
 struct RouteCheckReport {
-  std::vector<RouteCheckRow> rows;  // primary first, then replicas
+  std::vector<RouteCheckRow> rows;  // by server index: primary, replicas
   int total_reads = 0;
   int failed_reads = 0;
   bool failover_active = false;
@@ -41,7 +41,7 @@ struct RouteCheckReport {
 
 // Builds the report from routed reads and the model after them. Pure.
 RouteCheckReport BuildRouteCheckReport(
-    const Config& config, const RoutingModel& model,
+    const RoutingModel& model,
     const std::vector<std::pair<RouteTarget, ProbeResult>>& reads);
 
 // The report as a text table.

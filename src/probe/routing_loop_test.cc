@@ -39,6 +39,7 @@ PollOutcome Healthy(const FakeClock& clock, bool primary) {
   o.at = clock.Now();
   o.wall_at = clock.WallNow();
   o.sample.collector_success["server"] = true;
+  o.sample.collector_success["wal_receiver"] = true;
   o.sample.in_recovery = !primary;
   if (primary) {
     o.sample.current_lsn = 1000;
@@ -55,13 +56,13 @@ struct Fixture {
     for (const char* s : {"primary", "replica1", "replica2", "replica3"}) {
       sessions.Server(s)->Answer("SELECT 1", One());
     }
-    store.RecordPoll(SnapshotStore::kPrimary, Healthy(clock, true));
-    for (int i = 0; i < 3; ++i) store.RecordPoll(i, Healthy(clock, false));
+    store.RecordPoll(0, Healthy(clock, true));
+    for (int i = 1; i <= 3; ++i) store.RecordPoll(i, Healthy(clock, false));
   }
   Config config = ThreeReplicas();
   FakeClock clock;
   FakeSessionFactory sessions;
-  SnapshotStore store;
+  ClusterState store;
 };
 
 TEST_CASE("healthy replicas enter the rotation at the first check",
@@ -71,7 +72,7 @@ TEST_CASE("healthy replicas enter the rotation at the first check",
   loop.HealthCheck();
   auto snap = f.store.Get();
   REQUIRE(snap->routing_active);
-  for (const auto& r : snap->replicas) CHECK(r.routing.in_rotation);
+  for (const auto& r : snap->replicas()) CHECK(r.routing.in_rotation);
   CHECK_FALSE(snap->failover_active);
 
   auto reads = loop.SyntheticRound(300);
@@ -81,11 +82,11 @@ TEST_CASE("healthy replicas enter the rotation at the first check",
     CHECK(result.ok);
   }
   snap = f.store.Get();
-  for (const auto& r : snap->replicas) {
+  for (const auto& r : snap->replicas()) {
     CHECK(r.routing.routed_reads == 100);
     CHECK(r.routing.synthetic_ok == true);
   }
-  CHECK(snap->primary.routing.routed_reads == 0);
+  CHECK(snap->primary().routing.routed_reads == 0);
 }
 
 TEST_CASE("a failing probe takes a replica out after fall checks",
@@ -97,23 +98,23 @@ TEST_CASE("a failing probe takes a replica out after fall checks",
   broken.error = "relation does not exist";
   f.sessions.Server("replica2")->Answer("SELECT 1", broken);
   loop.SyntheticRound(3);
-  CHECK(f.store.Get()->replicas[1].routing.synthetic_ok == false);
+  CHECK(f.store.Get()->servers[2].routing.synthetic_ok == false);
   loop.HealthCheck();
-  CHECK(f.store.Get()->replicas[1].routing.in_rotation);  // fall = 2
+  CHECK(f.store.Get()->servers[2].routing.in_rotation);  // fall = 2
   loop.HealthCheck();
   auto snap = f.store.Get();
-  CHECK_FALSE(snap->replicas[1].routing.in_rotation);
-  CHECK(snap->replicas[1].routing.reason == "synthetic check failed");
-  CHECK(snap->replicas[1].routing.rotation_changes == 2);  // in, out
+  CHECK_FALSE(snap->servers[2].routing.in_rotation);
+  CHECK(snap->servers[2].routing.reason == "synthetic check failed");
+  CHECK(snap->servers[2].routing.rotation_changes == 2);  // in, out
 
   // Out of rotation it still gets probed, so it can come back.
   f.sessions.Server("replica2")->Answer("SELECT 1", One());
   auto reads = loop.SyntheticRound(4);
-  for (const auto& [target, result] : reads) CHECK(target.replica != 1);
-  CHECK(f.store.Get()->replicas[1].routing.synthetic_ok == true);
+  for (const auto& [target, result] : reads) CHECK(target.server != 2);
+  CHECK(f.store.Get()->servers[2].routing.synthetic_ok == true);
   loop.HealthCheck();
   loop.HealthCheck();
-  CHECK(f.store.Get()->replicas[1].routing.in_rotation);
+  CHECK(f.store.Get()->servers[2].routing.in_rotation);
 }
 
 TEST_CASE("all replicas down: reads fail over to the primary",
@@ -121,7 +122,7 @@ TEST_CASE("all replicas down: reads fail over to the primary",
   Fixture f;
   PollOutcome down;
   down.error = "connect: refused";
-  for (int i = 0; i < 3; ++i) f.store.RecordPoll(i, down);
+  for (int i = 1; i <= 3; ++i) f.store.RecordPoll(i, down);
   RoutingLoop loop(f.config, &f.sessions, &f.store, &f.clock);
   loop.HealthCheck();
   auto reads = loop.SyntheticRound(5);
@@ -131,36 +132,21 @@ TEST_CASE("all replicas down: reads fail over to the primary",
   }
   auto snap = f.store.Get();
   CHECK(snap->failover_active);
-  CHECK(snap->primary.routing.routed_reads == 5);
-  CHECK(snap->primary.routing.synthetic_ok == true);
-  for (const auto& r : snap->replicas) {
+  CHECK(snap->primary().routing.routed_reads == 5);
+  CHECK(snap->primary().routing.synthetic_ok == true);
+  for (const auto& r : snap->replicas()) {
     CHECK_FALSE(r.routing.in_rotation);
     CHECK(r.routing.reason == "down");
   }
 }
 
-TEST_CASE("observations come from the snapshot view", "[routing_loop]") {
-  ServerView v;
-  CHECK_FALSE(ObserveReplica(v, std::nullopt).up);
-  FakeClock clock;
-  v.up = true;
-  v.sample = Healthy(clock, false).sample;
-  v.lag_seconds = 2.5;
-  const ReplicaObservation o = ObserveReplica(v, false);
-  CHECK(o.up);
-  CHECK(o.in_recovery);
-  CHECK(o.streaming);
-  CHECK(o.lag_seconds == 2.5);
-  CHECK(o.synthetic_ok == false);
-}
-
 TEST_CASE("route-check report: shares, errors, starvation", "[route_check]") {
   Config config = ThreeReplicas();
-  RoutingModel model(config.routing, ReplicaSpecs(config.replicas));
-  ReplicaObservation ok;
-  ok.up = ok.in_recovery = ok.streaming = true;
-  ok.lag_seconds = 0;
-  model.Check({ok, ok, ok});
+  std::vector<ServerConfig> servers = {config.primary};
+  servers.insert(servers.end(), config.replicas.begin(), config.replicas.end());
+  RoutingModel model(config.routing, ServerSpecs(servers), 0);
+  const HealthVerdict ok{true, HealthCode::kOk, "ok"};
+  model.Check({{false, HealthCode::kPrimary, "primary"}, ok, ok, ok});
   std::vector<std::pair<RouteTarget, ProbeResult>> reads;
   for (int i = 0; i < 6; ++i) {
     ProbeResult r;
@@ -168,7 +154,7 @@ TEST_CASE("route-check report: shares, errors, starvation", "[route_check]") {
     r.duration = std::chrono::milliseconds(i + 1);
     reads.push_back({model.RouteRead(), r});
   }
-  RouteCheckReport report = BuildRouteCheckReport(config, model, reads);
+  RouteCheckReport report = BuildRouteCheckReport(model, reads);
   CHECK(report.ok());
   CHECK(report.total_reads == 6);
   for (int i = 1; i <= 3; ++i) {
@@ -182,18 +168,17 @@ TEST_CASE("route-check report: shares, errors, starvation", "[route_check]") {
   // A failed read fails the check.
   reads[0].second.ok = false;
   reads[0].second.error = "timeout";
-  report = BuildRouteCheckReport(config, model, reads);
+  report = BuildRouteCheckReport(model, reads);
   CHECK_FALSE(report.ok());
   CHECK(report.failed_reads == 1);
   CHECK(FormatRouteCheckReport(report).find("timeout") != std::string::npos);
 
   // A replica in rotation with no read fails the check.
-  reads.erase(
-      std::remove_if(reads.begin(), reads.end(),
-                     [](const auto& r) { return r.first.replica == 2; }),
-      reads.end());
+  reads.erase(std::remove_if(reads.begin(), reads.end(),
+                             [](const auto& r) { return r.first.server == 3; }),
+              reads.end());
   reads[0].second.ok = true;
-  report = BuildRouteCheckReport(config, model, reads);
+  report = BuildRouteCheckReport(model, reads);
   REQUIRE(report.starved.size() == 1);
   CHECK(report.starved[0] == "replica3");
   CHECK_FALSE(report.ok());

@@ -2,48 +2,12 @@
 
 #include <algorithm>
 #include <cassert>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <utility>
 
 namespace pgre {
-namespace {
 
-// "%.<precision>f" without trailing zeros or a trailing dot: 5.000 -> "5",
-// 7.250 -> "7.25".
-std::string FormatFixed(double value, int precision) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.*f", precision, value);
-  std::string text(buf);
-  if (text.find('.') != std::string::npos) {
-    while (!text.empty() && text.back() == '0') text.pop_back();
-    if (!text.empty() && text.back() == '.') text.pop_back();
-  }
-  return text;
-}
-
-// A configured limit, exact to the millisecond: "5", "1.5", "0.25".
-std::string FormatLimit(Duration limit) {
-  return FormatFixed(static_cast<double>(limit.count()) / 1000.0, 3);
-}
-
-// A lag over `limit` seconds with as few decimals as keep it visibly over
-// the limit: 7.2 over 5 -> "7.2", 5.04 over 5 -> "5.04".
-std::string FormatLagOver(double lag, double limit) {
-  if (!std::isfinite(lag)) return "inf";
-  for (int precision = 1; precision <= 6; ++precision) {
-    std::string text = FormatFixed(lag, precision);
-    if (std::strtod(text.c_str(), nullptr) > limit) return text;
-  }
-  return FormatFixed(lag, 9);
-}
-
-}  // namespace
-
-std::vector<ReplicaSpec> ReplicaSpecs(
-    const std::vector<ServerConfig>& servers) {
-  std::vector<ReplicaSpec> specs;
+std::vector<ServerSpec> ServerSpecs(const std::vector<ServerConfig>& servers) {
+  std::vector<ServerSpec> specs;
   specs.reserve(servers.size());
   for (const ServerConfig& server : servers) {
     specs.push_back({server.name, server.weight});
@@ -52,14 +16,18 @@ std::vector<ReplicaSpec> ReplicaSpecs(
 }
 
 RoutingModel::RoutingModel(const RoutingConfig& config,
-                           std::vector<ReplicaSpec> replicas)
+                           std::vector<ServerSpec> servers, int write_target)
     : config_(config) {
-  replicas_.reserve(replicas.size());
-  for (ReplicaSpec& spec : replicas) {
-    Replica replica;
-    replica.state.name = std::move(spec.name);
-    replica.state.weight = std::max(1, spec.weight);
-    replicas_.push_back(std::move(replica));
+  servers_.reserve(servers.size());
+  for (ServerSpec& spec : servers) {
+    Server server;
+    server.state.name = std::move(spec.name);
+    server.state.weight = std::max(1, spec.weight);
+    servers_.push_back(std::move(server));
+  }
+  if (write_target >= 0 && write_target < server_count()) {
+    write_target_ = write_target;
+    servers_[write_target].state.reason = "primary";
   }
 }
 
@@ -67,43 +35,44 @@ void RoutingModel::Reconfigure(const RoutingConfig& config) {
   config_ = config;
 }
 
-HealthVerdict RoutingModel::Evaluate(const RoutingConfig& config,
-                                     const ReplicaObservation& observation) {
-  if (!observation.up) return {false, "down"};
-  if (!observation.in_recovery) return {false, "not in recovery"};
-  if (!observation.streaming) return {false, "wal receiver not streaming"};
-  if (observation.synthetic_ok.has_value() && !*observation.synthetic_ok) {
-    return {false, "synthetic check failed"};
+std::optional<RotationChange> RoutingModel::SetWriteTarget(int index) {
+  if (index < -1 || index >= server_count()) index = -1;
+  if (index == write_target_) return std::nullopt;
+  if (write_target_ >= 0) {
+    // A candidate again, but not "first check decides at once": rise.
+    ServerState& old = servers_[write_target_].state;
+    old.checked = true;
+    old.consecutive_healthy = 0;
+    old.reason =
+        old.last_verdict.healthy ? "not checked yet" : old.last_verdict.reason;
   }
-  if (!observation.lag_seconds.has_value() ||
-      std::isnan(*observation.lag_seconds)) {
-    return {false, "lag unknown"};
-  }
-  const double lag = *observation.lag_seconds;
-  const double max_lag = static_cast<double>(config.max_lag.count()) / 1000.0;
-  if (lag > max_lag) {
-    return {false, "lag " + FormatLagOver(lag, max_lag) + "s over " +
-                       FormatLimit(config.max_lag) + "s"};
-  }
-  if (config.max_lag_bytes > 0 && observation.lag_bytes.has_value() &&
-      *observation.lag_bytes > config.max_lag_bytes) {
-    return {false, "lag " + std::to_string(*observation.lag_bytes) +
-                       " bytes over " + std::to_string(config.max_lag_bytes)};
-  }
-  return {true, "ok"};
+  write_target_ = index;
+  if (index < 0) return std::nullopt;
+  ServerState& st = servers_[index].state;
+  st.reason = "primary";
+  st.consecutive_healthy = 0;
+  if (!st.in_rotation) return std::nullopt;
+  st.in_rotation = false;
+  ++st.rotation_changes;
+  RestartRoundRobin();
+  return RotationChange{st.name, false, "primary"};
 }
 
 std::vector<RotationChange> RoutingModel::Check(
-    const std::vector<ReplicaObservation>& observations) {
-  assert(observations.size() == replicas_.size());
+    const std::vector<HealthVerdict>& verdicts) {
+  assert(verdicts.size() == servers_.size());
   const int fall = std::max(1, config_.fall);
   const int rise = std::max(1, config_.rise);
   std::vector<RotationChange> changes;
-  for (std::size_t i = 0; i < replicas_.size(); ++i) {
-    ReplicaState& st = replicas_[i].state;
-    const ReplicaObservation observation =
-        i < observations.size() ? observations[i] : ReplicaObservation{};
-    HealthVerdict verdict = Evaluate(config_, observation);
+  for (std::size_t i = 0; i < servers_.size(); ++i) {
+    ServerState& st = servers_[i].state;
+    HealthVerdict verdict =
+        i < verdicts.size() ? verdicts[i]
+                            : HealthVerdict{false, HealthCode::kDown, "down"};
+    if (static_cast<int>(i) == write_target_) {
+      st.last_verdict = std::move(verdict);
+      continue;
+    }
     if (verdict.healthy) {
       ++st.consecutive_healthy;
       st.consecutive_unhealthy = 0;
@@ -140,36 +109,37 @@ std::vector<RotationChange> RoutingModel::Check(
 }
 
 void RoutingModel::RestartRoundRobin() {
-  for (Replica& replica : replicas_) replica.current_weight = 0;
-  origin_ = last_replica_ < 0 ? 0 : (last_replica_ + 1) % replica_count();
+  for (Server& server : servers_) server.current_weight = 0;
+  origin_ = last_server_ < 0 ? 0 : (last_server_ + 1) % server_count();
 }
 
 RouteTarget RoutingModel::RouteRead() {
   // Smooth weighted round-robin (nginx): every candidate gains its weight,
   // the one with the most wins and pays the total. Ties go to the first in
   // configured order, counted cyclically from origin_.
-  const int n = replica_count();
+  const int n = server_count();
   int best = -1;
   long long total = 0;
   for (int k = 0; k < n; ++k) {
     const int i = (origin_ + k) % n;
-    Replica& replica = replicas_[i];
-    if (!replica.state.in_rotation) continue;
-    replica.current_weight += replica.state.weight;
-    total += replica.state.weight;
-    if (best < 0 || replica.current_weight > replicas_[best].current_weight) {
+    Server& server = servers_[i];
+    if (!server.state.in_rotation) continue;
+    server.current_weight += server.state.weight;
+    total += server.state.weight;
+    if (best < 0 || server.current_weight > servers_[best].current_weight) {
       best = i;
     }
   }
   if (best >= 0) {
-    replicas_[best].current_weight -= total;
-    ++replicas_[best].state.routed_reads;
-    last_replica_ = best;
+    servers_[best].current_weight -= total;
+    ++servers_[best].state.routed_reads;
+    last_server_ = best;
     return {RouteTarget::kReplica, best};
   }
-  if (n == 0 || config_.fallback == Fallback::kPrimary) {
+  if (candidate_count() == 0 || config_.fallback == Fallback::kPrimary) {
     ++primary_reads_;
-    return {RouteTarget::kPrimary, -1};
+    if (write_target_ >= 0) ++servers_[write_target_].state.routed_reads;
+    return {RouteTarget::kPrimary, write_target_};
   }
   ++unrouted_reads_;
   return {RouteTarget::kNone, -1};
@@ -177,22 +147,26 @@ RouteTarget RoutingModel::RouteRead() {
 
 RouteTarget RoutingModel::RouteWrite() {
   ++primary_writes_;
-  return {RouteTarget::kPrimary, -1};
+  return {RouteTarget::kPrimary, write_target_};
+}
+
+int RoutingModel::candidate_count() const {
+  return server_count() - (write_target_ >= 0 ? 1 : 0);
 }
 
 int RoutingModel::in_rotation_count() const {
   return static_cast<int>(
-      std::count_if(replicas_.begin(), replicas_.end(),
-                    [](const Replica& r) { return r.state.in_rotation; }));
+      std::count_if(servers_.begin(), servers_.end(),
+                    [](const Server& s) { return s.state.in_rotation; }));
 }
 
 bool RoutingModel::failover_active() const {
-  return !replicas_.empty() && in_rotation_count() == 0 &&
+  return candidate_count() > 0 && in_rotation_count() == 0 &&
          config_.fallback == Fallback::kPrimary;
 }
 
 bool RoutingModel::reads_unroutable() const {
-  return !replicas_.empty() && in_rotation_count() == 0 &&
+  return candidate_count() > 0 && in_rotation_count() == 0 &&
          config_.fallback == Fallback::kNone;
 }
 

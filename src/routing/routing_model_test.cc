@@ -13,38 +13,29 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-ReplicaObservation Healthy() {
-  ReplicaObservation o;
-  o.up = true;
-  o.in_recovery = true;
-  o.streaming = true;
-  o.lag_seconds = 0.1;
-  o.lag_bytes = 100;
-  return o;
+HealthVerdict Healthy() { return {true, HealthCode::kOk, "ok"}; }
+
+HealthVerdict Down() { return {false, HealthCode::kDown, "down"}; }
+
+// Unhealthy on lag; `seconds` as the reason shows it.
+HealthVerdict Lagging(const std::string& seconds) {
+  return {false, HealthCode::kLagHigh, "lag " + seconds + "s over 5s"};
 }
 
-ReplicaObservation Down() { return ReplicaObservation{}; }
-
-ReplicaObservation Lagging(double seconds) {
-  ReplicaObservation o = Healthy();
-  o.lag_seconds = seconds;
-  return o;
-}
-
-std::vector<ReplicaSpec> Specs(const std::vector<int>& weights) {
-  std::vector<ReplicaSpec> specs;
+std::vector<ServerSpec> Specs(const std::vector<int>& weights) {
+  std::vector<ServerSpec> specs;
   for (std::size_t i = 0; i < weights.size(); ++i) {
     specs.push_back({"r" + std::to_string(i + 1), weights[i]});
   }
   return specs;
 }
 
-std::vector<ReplicaSpec> EqualSpecs(int n) {
+std::vector<ServerSpec> EqualSpecs(int n) {
   return Specs(std::vector<int>(n, 1));
 }
 
-std::vector<ReplicaObservation> All(int n, const ReplicaObservation& o) {
-  return std::vector<ReplicaObservation>(n, o);
+std::vector<HealthVerdict> All(int n, const HealthVerdict& o) {
+  return std::vector<HealthVerdict>(n, o);
 }
 
 // Routes `n` reads and returns the replica index of each (-1 for the
@@ -53,7 +44,7 @@ std::vector<int> Reads(RoutingModel& model, int n) {
   std::vector<int> out;
   for (int i = 0; i < n; ++i) {
     RouteTarget t = model.RouteRead();
-    out.push_back(t.kind == RouteTarget::kReplica   ? t.replica
+    out.push_back(t.kind == RouteTarget::kReplica   ? t.server
                   : t.kind == RouteTarget::kPrimary ? -1
                                                     : -2);
   }
@@ -68,97 +59,18 @@ std::vector<int> Counts(const std::vector<int>& reads, int replicas) {
   return counts;
 }
 
-// Builds an observation from Healthy() with some fields changed.
-struct Obs {
-  ReplicaObservation o = Healthy();
-  Obs& up(bool v) { return o.up = v, *this; }
-  Obs& in_recovery(bool v) { return o.in_recovery = v, *this; }
-  Obs& streaming(bool v) { return o.streaming = v, *this; }
-  Obs& lag(std::optional<double> v) { return o.lag_seconds = v, *this; }
-  Obs& bytes(std::optional<std::uint64_t> v) { return o.lag_bytes = v, *this; }
-  Obs& synthetic(std::optional<bool> v) { return o.synthetic_ok = v, *this; }
-  operator ReplicaObservation() const { return o; }
-};
-
-TEST_CASE("Evaluate: observation -> verdict and reason", "[routing]") {
-  struct Row {
-    const char* name;
-    ReplicaObservation observation;
-    long long max_lag_ms;
-    std::uint64_t max_lag_bytes;
-    bool healthy;
-    std::string reason;
-  };
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  const double inf = std::numeric_limits<double>::infinity();
-  const std::vector<Row> rows = {
-      {"healthy", Healthy(), 5000, 0, true, "ok"},
-      {"down", Down(), 5000, 0, false, "down"},
-      {"down wins over everything", Obs().up(false).lag(60), 5000, 0, false,
-       "down"},
-      {"promoted: not in recovery", Obs().in_recovery(false), 5000, 0, false,
-       "not in recovery"},
-      {"not in recovery wins over not streaming",
-       Obs().in_recovery(false).streaming(false), 5000, 0, false,
-       "not in recovery"},
-      {"wal receiver not streaming", Obs().streaming(false), 5000, 0, false,
-       "wal receiver not streaming"},
-      {"not streaming wins over lag unknown",
-       Obs().streaming(false).lag(std::nullopt), 5000, 0, false,
-       "wal receiver not streaming"},
-      {"synthetic check failed", Obs().synthetic(false), 5000, 0, false,
-       "synthetic check failed"},
-      {"synthetic failure wins over lag", Obs().synthetic(false).lag(60), 5000,
-       0, false, "synthetic check failed"},
-      {"synthetic check passed", Obs().synthetic(true), 5000, 0, true, "ok"},
-      {"no synthetic check yet counts as passed", Obs().synthetic(std::nullopt),
-       5000, 0, true, "ok"},
-      {"lag unknown", Obs().lag(std::nullopt), 5000, 0, false, "lag unknown"},
-      {"lag NaN is unknown", Obs().lag(nan), 5000, 0, false, "lag unknown"},
-      {"lag over", Lagging(7.2), 5000, 0, false, "lag 7.2s over 5s"},
-      {"lag just over keeps enough decimals", Lagging(5.04), 5000, 0, false,
-       "lag 5.04s over 5s"},
-      {"lag whole seconds", Lagging(12), 5000, 0, false, "lag 12s over 5s"},
-      {"fractional limit", Lagging(2), 1500, 0, false, "lag 2s over 1.5s"},
-      {"sub-second limit", Lagging(0.3), 250, 0, false, "lag 0.3s over 0.25s"},
-      {"infinite lag", Lagging(inf), 5000, 0, false, "lag infs over 5s"},
-      {"lag exactly at the limit is healthy", Lagging(5), 5000, 0, true, "ok"},
-      {"zero lag", Lagging(0), 5000, 0, true, "ok"},
-      {"bytes over", Obs().bytes(123456), 5000, 100000, false,
-       "lag 123456 bytes over 100000"},
-      {"bytes exactly at the limit", Obs().bytes(100000), 5000, 100000, true,
-       "ok"},
-      {"no byte limit when max_lag_bytes is 0", Obs().bytes(1ull << 40), 5000,
-       0, true, "ok"},
-      {"unknown bytes never fail the byte limit", Obs().bytes(std::nullopt),
-       5000, 100000, true, "ok"},
-      {"seconds reason wins over bytes", Obs().lag(9).bytes(123456), 5000,
-       100000, false, "lag 9s over 5s"},
-  };
-  for (const Row& row : rows) {
-    SECTION(row.name) {
-      RoutingConfig config;
-      config.max_lag = milliseconds(row.max_lag_ms);
-      config.max_lag_bytes = row.max_lag_bytes;
-      HealthVerdict v = RoutingModel::Evaluate(config, row.observation);
-      CHECK(v.healthy == row.healthy);
-      CHECK(v.reason == row.reason);
-    }
-  }
-}
-
 TEST_CASE("before any check every replica is out and reads fail over",
           "[routing]") {
   RoutingModel model(RoutingConfig{}, EqualSpecs(3));
-  REQUIRE(model.replica_count() == 3);
+  REQUIRE(model.server_count() == 3);
   CHECK(model.in_rotation_count() == 0);
   CHECK(model.failover_active());
   for (int i = 0; i < 3; ++i) {
-    CHECK_FALSE(model.replica(i).checked);
-    CHECK_FALSE(model.replica(i).in_rotation);
-    CHECK(model.replica(i).reason == "not checked yet");
+    CHECK_FALSE(model.server(i).checked);
+    CHECK_FALSE(model.server(i).in_rotation);
+    CHECK(model.server(i).reason == "not checked yet");
   }
-  CHECK(model.replica(1).name == "r2");
+  CHECK(model.server(1).name == "r2");
   CHECK(Reads(model, 4) == std::vector<int>{-1, -1, -1, -1});
   CHECK(model.primary_reads() == 4);
 }
@@ -168,20 +80,20 @@ TEST_CASE("the first check decides at once", "[routing]") {
   config.rise = 5;  // would take 5 checks if the first did not decide
   RoutingModel model(config, EqualSpecs(3));
   std::vector<RotationChange> changes =
-      model.Check({Healthy(), Lagging(7.2), Down()});
+      model.Check({Healthy(), Lagging("7.2"), Down()});
   REQUIRE(changes.size() == 1);  // the unhealthy ones never were in
-  CHECK(changes[0].replica == "r1");
+  CHECK(changes[0].server == "r1");
   CHECK(changes[0].entered);
   CHECK(changes[0].reason == "healthy");
-  CHECK(model.replica(0).in_rotation);
-  CHECK(model.replica(0).reason == "ok");
-  CHECK(model.replica(0).rotation_changes == 1);
-  CHECK_FALSE(model.replica(1).in_rotation);
-  CHECK(model.replica(1).reason == "lag 7.2s over 5s");
-  CHECK(model.replica(1).rotation_changes == 0);
-  CHECK_FALSE(model.replica(2).in_rotation);
-  CHECK(model.replica(2).reason == "down");
-  CHECK(model.replica(2).last_verdict.reason == "down");
+  CHECK(model.server(0).in_rotation);
+  CHECK(model.server(0).reason == "ok");
+  CHECK(model.server(0).rotation_changes == 1);
+  CHECK_FALSE(model.server(1).in_rotation);
+  CHECK(model.server(1).reason == "lag 7.2s over 5s");
+  CHECK(model.server(1).rotation_changes == 0);
+  CHECK_FALSE(model.server(2).in_rotation);
+  CHECK(model.server(2).reason == "down");
+  CHECK(model.server(2).last_verdict.reason == "down");
   CHECK_FALSE(model.failover_active());
   CHECK(Reads(model, 3) == std::vector<int>{0, 0, 0});
 }
@@ -202,7 +114,7 @@ TEST_CASE("equal weights: fair over 10000 reads", "[routing]") {
       const double share = static_cast<double>(kReads) / n;
       for (int i = 0; i < n; ++i) {
         CHECK(std::abs(counts[i] - share) <= 1.0);
-        CHECK(model.replica(i).routed_reads ==
+        CHECK(model.server(i).routed_reads ==
               static_cast<std::uint64_t>(counts[i]));
       }
       CHECK(model.primary_reads() == 0);
@@ -260,8 +172,8 @@ TEST_CASE("weights: smooth interleaving, exact shares", "[routing]") {
 
 TEST_CASE("weights below 1 count as 1", "[routing]") {
   RoutingModel model(RoutingConfig{}, Specs({0, -3, 1}));
-  CHECK(model.replica(0).weight == 1);
-  CHECK(model.replica(1).weight == 1);
+  CHECK(model.server(0).weight == 1);
+  CHECK(model.server(1).weight == 1);
   model.Check(All(3, Healthy()));
   CHECK(Reads(model, 6) == std::vector<int>{0, 1, 2, 0, 1, 2});
 }
@@ -280,35 +192,35 @@ TEST_CASE("fall and rise thresholds are exact", "[routing]") {
       REQUIRE(model.Check(All(2, Healthy())).size() == 2);
 
       for (int k = 1; k < row.fall; ++k) {
-        CHECK(model.Check({Lagging(30), Healthy()}).empty());
-        CHECK(model.replica(0).in_rotation);
-        CHECK(model.replica(0).consecutive_unhealthy == k);
-        CHECK(model.replica(0).reason == "ok");
-        CHECK(model.replica(0).last_verdict.reason == "lag 30s over 5s");
+        CHECK(model.Check({Lagging("30"), Healthy()}).empty());
+        CHECK(model.server(0).in_rotation);
+        CHECK(model.server(0).consecutive_unhealthy == k);
+        CHECK(model.server(0).reason == "ok");
+        CHECK(model.server(0).last_verdict.reason == "lag 30s over 5s");
       }
-      std::vector<RotationChange> out = model.Check({Lagging(30), Healthy()});
+      std::vector<RotationChange> out = model.Check({Lagging("30"), Healthy()});
       REQUIRE(out.size() == 1);
-      CHECK(out[0].replica == "r1");
+      CHECK(out[0].server == "r1");
       CHECK_FALSE(out[0].entered);
       CHECK(out[0].reason == "lag 30s over 5s");
-      CHECK_FALSE(model.replica(0).in_rotation);
-      CHECK(model.replica(0).reason == "lag 30s over 5s");
+      CHECK_FALSE(model.server(0).in_rotation);
+      CHECK(model.server(0).reason == "lag 30s over 5s");
 
       for (int k = 1; k < row.rise; ++k) {
         CHECK(model.Check(All(2, Healthy())).empty());
-        CHECK_FALSE(model.replica(0).in_rotation);
-        CHECK(model.replica(0).consecutive_healthy == k);
-        CHECK(model.replica(0).reason == "lag 30s over 5s");  // why still out
+        CHECK_FALSE(model.server(0).in_rotation);
+        CHECK(model.server(0).consecutive_healthy == k);
+        CHECK(model.server(0).reason == "lag 30s over 5s");  // why still out
       }
       std::vector<RotationChange> in = model.Check(All(2, Healthy()));
       REQUIRE(in.size() == 1);
-      CHECK(in[0].replica == "r1");
+      CHECK(in[0].server == "r1");
       CHECK(in[0].entered);
       CHECK(in[0].reason == "recovered");
-      CHECK(model.replica(0).in_rotation);
-      CHECK(model.replica(0).reason == "ok");
-      CHECK(model.replica(0).rotation_changes == 3);
-      CHECK(model.replica(1).rotation_changes == 1);
+      CHECK(model.server(0).in_rotation);
+      CHECK(model.server(0).reason == "ok");
+      CHECK(model.server(0).rotation_changes == 3);
+      CHECK(model.server(1).rotation_changes == 1);
     }
   }
 }
@@ -318,20 +230,20 @@ TEST_CASE("a flapping replica never re-enters and a blip never ejects",
   RoutingConfig config;  // fall 3, rise 2
   RoutingModel model(config, EqualSpecs(2));
   model.Check({Down(), Healthy()});
-  REQUIRE_FALSE(model.replica(0).in_rotation);
+  REQUIRE_FALSE(model.server(0).in_rotation);
   for (int k = 0; k < 200; ++k) {
     const bool good = k % 2 == 0;
     CHECK(model.Check({good ? Healthy() : Down(), Healthy()}).empty());
-    CHECK_FALSE(model.replica(0).in_rotation);
-    CHECK(model.replica(0).reason == "down");
+    CHECK_FALSE(model.server(0).in_rotation);
+    CHECK(model.server(0).reason == "down");
   }
   // And an in-rotation replica with isolated bad checks stays in.
   for (int k = 0; k < 200; ++k) {
     const bool good = k % 2 == 0;
     CHECK(model.Check({Down(), good ? Healthy() : Down()}).empty());
   }
-  CHECK(model.replica(1).in_rotation);
-  CHECK(model.replica(1).rotation_changes == 1);
+  CHECK(model.server(1).in_rotation);
+  CHECK(model.server(1).rotation_changes == 1);
   CHECK(Reads(model, 4) == std::vector<int>{1, 1, 1, 1});
 }
 
@@ -349,7 +261,7 @@ TEST_CASE("all replicas out: reads fail over to the primary", "[routing]") {
   CHECK_FALSE(model.reads_unroutable());
   CHECK(Reads(model, 5) == std::vector<int>{-1, -1, -1, -1, -1});
   CHECK(model.primary_reads() == 5);
-  for (int i = 0; i < 3; ++i) CHECK(model.replica(i).routed_reads == 1);
+  for (int i = 0; i < 3; ++i) CHECK(model.server(i).routed_reads == 1);
 }
 
 TEST_CASE("fallback none: reads get no target", "[routing]") {
@@ -361,25 +273,10 @@ TEST_CASE("fallback none: reads get no target", "[routing]") {
   CHECK(model.reads_unroutable());
   RouteTarget t = model.RouteRead();
   CHECK(t.kind == RouteTarget::kNone);
-  CHECK(t.replica == -1);
+  CHECK(t.server == -1);
   CHECK(model.unrouted_reads() == 1);
   CHECK(model.primary_reads() == 0);
   CHECK(model.RouteWrite().kind == RouteTarget::kPrimary);
-}
-
-TEST_CASE("primary down, replicas healthy: reads still go to replicas",
-          "[routing]") {
-  // With the primary down the byte lag is unknown; a byte limit must not
-  // empty the rotation because of it.
-  RoutingConfig config;
-  config.max_lag_bytes = 100000;
-  RoutingModel model(config, EqualSpecs(2));
-  ReplicaObservation o = Healthy();
-  o.lag_bytes.reset();
-  model.Check(All(2, o));
-  CHECK_FALSE(model.failover_active());
-  CHECK(Reads(model, 4) == std::vector<int>{0, 1, 0, 1});
-  CHECK(model.primary_reads() == 0);
 }
 
 TEST_CASE("recovery from failover", "[routing]") {
@@ -392,7 +289,7 @@ TEST_CASE("recovery from failover", "[routing]") {
   CHECK(model.RouteRead().kind == RouteTarget::kPrimary);
   std::vector<RotationChange> changes = model.Check({Healthy(), Down()});
   REQUIRE(changes.size() == 1);
-  CHECK(changes[0].replica == "r1");
+  CHECK(changes[0].server == "r1");
   CHECK(changes[0].entered);
   CHECK(changes[0].reason == "recovered");
   CHECK_FALSE(model.failover_active());
@@ -458,12 +355,12 @@ TEST_CASE("writes always go to the primary", "[routing]") {
   model.Check(All(2, Healthy()));
   RouteTarget t = model.RouteWrite();
   CHECK(t.kind == RouteTarget::kPrimary);
-  CHECK(t.replica == -1);
+  CHECK(t.server == -1);
   model.Check(All(2, Down()));
   CHECK(model.RouteWrite().kind == RouteTarget::kPrimary);
   CHECK(model.primary_writes() == 3);
   CHECK(model.primary_reads() == 0);
-  CHECK(model.replica(0).routed_reads == 0);
+  CHECK(model.server(0).routed_reads == 0);
 }
 
 TEST_CASE("no replicas configured: everything goes to the primary",
@@ -489,16 +386,16 @@ TEST_CASE("exactly one RotationChange per change", "[routing]") {
   std::vector<std::uint64_t> events(n, 0);
   for (int check = 0; check < 2000; ++check) {
     std::vector<bool> before(n);
-    for (int i = 0; i < n; ++i) before[i] = model.replica(i).in_rotation;
-    std::vector<ReplicaObservation> obs;
+    for (int i = 0; i < n; ++i) before[i] = model.server(i).in_rotation;
+    std::vector<HealthVerdict> obs;
     for (int i = 0; i < n; ++i) obs.push_back(good(rng) ? Healthy() : Down());
     std::vector<RotationChange> changes = model.Check(obs);
     std::size_t next = 0;  // changes come in configured order
     for (int i = 0; i < n; ++i) {
-      const bool after = model.replica(i).in_rotation;
+      const bool after = model.server(i).in_rotation;
       if (after == before[i]) continue;
       REQUIRE(next < changes.size());
-      CHECK(changes[next].replica == model.replica(i).name);
+      CHECK(changes[next].server == model.server(i).name);
       CHECK(changes[next].entered == after);
       CHECK(changes[next].reason ==
             (after ? (check == 0 ? "healthy" : "recovered") : "down"));
@@ -512,42 +409,128 @@ TEST_CASE("exactly one RotationChange per change", "[routing]") {
       CHECK(t.kind == RouteTarget::kPrimary);
     } else {
       REQUIRE(t.kind == RouteTarget::kReplica);
-      CHECK(model.replica(t.replica).in_rotation);
+      CHECK(model.server(t.server).in_rotation);
     }
   }
   std::uint64_t total = 0;
   for (int i = 0; i < n; ++i) {
-    CHECK(model.replica(i).rotation_changes == events[i]);
+    CHECK(model.server(i).rotation_changes == events[i]);
     total += events[i];
   }
   CHECK(total > 20);  // the script did exercise changes
 }
 
-TEST_CASE("Reconfigure: fallback at once, thresholds from the next check",
+TEST_CASE("Reconfigure: fallback at once, fall and rise from the next check",
           "[routing]") {
   RoutingModel model(RoutingConfig{}, EqualSpecs(1));
-  model.Check({Lagging(7)});
+  model.Check({Lagging("7")});
   REQUIRE(model.failover_active());
 
-  RoutingConfig looser;
-  looser.max_lag = seconds(10);
-  looser.fallback = Fallback::kNone;
-  model.Reconfigure(looser);
-  CHECK(model.config().max_lag == seconds(10));
+  RoutingConfig quicker;
+  quicker.rise = 1;
+  quicker.fallback = Fallback::kNone;
+  model.Reconfigure(quicker);
+  CHECK(model.config().rise == 1);
   CHECK(model.RouteRead().kind == RouteTarget::kNone);
-  CHECK(model.replica(0).reason == "lag 7s over 5s");  // not re-evaluated
-  model.Check({Lagging(7)});
-  CHECK(model.replica(0).consecutive_healthy == 1);
+  CHECK(model.server(0).reason == "lag 7s over 5s");  // not re-evaluated
+  REQUIRE(model.Check({Healthy()}).size() == 1);      // rise 1: back at once
+  CHECK(model.server(0).in_rotation);
 }
 
-TEST_CASE("ReplicaSpecs keeps configured order, names and weights",
+// The agent's form: every server of the cluster, the primary among them.
+std::vector<ServerSpec> Cluster() {
+  return {{"primary", 1}, {"r1", 1}, {"r2", 1}, {"r3", 1}};
+}
+
+HealthVerdict PrimaryVerdict() {
+  return {false, HealthCode::kPrimary, "primary"};
+}
+
+TEST_CASE("the write target never takes reads; reads fall back to it",
+          "[routing]") {
+  RoutingModel model(RoutingConfig{}, Cluster(), 0);
+  CHECK(model.write_target() == 0);
+  CHECK(model.candidate_count() == 3);
+  CHECK(model.server(0).reason == "primary");
+  // Even a "healthy" verdict for the write target does not put it in.
+  model.Check({Healthy(), Healthy(), Healthy(), Down()});
+  CHECK_FALSE(model.server(0).in_rotation);
+  CHECK(Reads(model, 4) == std::vector<int>{1, 2, 1, 2});
+  model.Check({PrimaryVerdict(), Down(), Down(), Down()});
+  model.Check({PrimaryVerdict(), Down(), Down(), Down()});
+  model.Check({PrimaryVerdict(), Down(), Down(), Down()});
+  REQUIRE(model.failover_active());
+  RouteTarget t = model.RouteRead();
+  CHECK(t.kind == RouteTarget::kPrimary);
+  CHECK(t.server == 0);
+  CHECK(model.server(0).routed_reads == 1);
+  CHECK(model.RouteWrite().server == 0);
+}
+
+TEST_CASE("a promotion moves writes and takes the new primary out at once",
+          "[routing]") {
+  RoutingConfig config;  // fall 3: a flap would take three checks
+  RoutingModel model(config, Cluster(), 0);
+  model.Check({PrimaryVerdict(), Healthy(), Healthy(), Healthy()});
+  REQUIRE(model.in_rotation_count() == 3);
+  CHECK(Reads(model, 3) == std::vector<int>{1, 2, 3});
+
+  // r1 was promoted.
+  std::optional<RotationChange> change = model.SetWriteTarget(1);
+  REQUIRE(change);
+  CHECK(change->server == "r1");
+  CHECK_FALSE(change->entered);
+  CHECK(change->reason == "primary");
+  CHECK(model.write_target() == 1);
+  CHECK_FALSE(model.server(1).in_rotation);
+  CHECK(model.server(1).reason == "primary");
+  CHECK_FALSE(model.SetWriteTarget(1));  // no-op the second time
+  CHECK(model.RouteWrite().server == 1);
+  // The rotation continues with r2 and r3 (no burst, no gap).
+  CHECK(Reads(model, 4) == std::vector<int>{2, 3, 2, 3});
+
+  // The old primary comes back as a standby: a candidate that must rise
+  // like any returning server (rise 2), not decide at its first check.
+  CHECK(
+      model.Check({Healthy(), PrimaryVerdict(), Healthy(), Healthy()}).empty());
+  CHECK_FALSE(model.server(0).in_rotation);
+  std::vector<RotationChange> in =
+      model.Check({Healthy(), PrimaryVerdict(), Healthy(), Healthy()});
+  REQUIRE(in.size() == 1);
+  CHECK(in[0].server == "primary");
+  CHECK(in[0].reason == "recovered");
+  CHECK(model.server(0).in_rotation);
+}
+
+TEST_CASE("with replicas only, no write target: reads fall back outside",
+          "[routing]") {
+  RoutingModel model(RoutingConfig{}, EqualSpecs(2));
+  CHECK(model.write_target() == -1);
+  RouteTarget t = model.RouteRead();
+  CHECK(t.kind == RouteTarget::kPrimary);
+  CHECK(t.server == -1);
+  CHECK(model.primary_reads() == 1);
+}
+
+TEST_CASE("no read candidate at all: every read goes to the primary",
+          "[routing]") {
+  RoutingModel model(RoutingConfig{}, {{"primary", 1}}, 0);
+  CHECK(model.candidate_count() == 0);
+  CHECK_FALSE(model.failover_active());
+  model.Check({PrimaryVerdict()});
+  RouteTarget t = model.RouteRead();
+  CHECK(t.kind == RouteTarget::kPrimary);
+  CHECK(t.server == 0);
+}
+
+TEST_CASE("ServerSpecs keeps configured order, names and weights",
           "[routing]") {
   ServerConfig a;
   a.name = "east";
   a.weight = 2;
   ServerConfig b;
   b.name = "west";
-  std::vector<ReplicaSpec> specs = ReplicaSpecs({a, b});
+  std::vector<ServerSpec> specs = ServerSpecs({a, b});
   REQUIRE(specs.size() == 2);
   CHECK(specs[0].name == "east");
   CHECK(specs[0].weight == 2);

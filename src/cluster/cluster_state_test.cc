@@ -1,0 +1,482 @@
+#include "cluster/cluster_state.h"
+
+#include <catch2/catch.hpp>
+
+namespace pgre {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr std::uint64_t kSystem = 7320012870716651519ull;
+
+Config ThreeReplicas() {
+  Config c;
+  c.cluster = "main";
+  c.primary.name = "primary";
+  c.primary.application_name = "primary";
+  c.primary.role = Role::kPrimary;
+  c.primary.host = "db0";
+  for (int i = 1; i <= 3; ++i) {
+    ServerConfig r;
+    r.name = "replica" + std::to_string(i);
+    r.application_name = r.name;
+    r.role = Role::kReplica;
+    r.host = "db" + std::to_string(i);
+    c.replicas.push_back(r);
+  }
+  c.routing.fall = 1;
+  c.routing.rise = 1;
+  return c;
+}
+
+// Polls as the real pipeline produces them.
+struct Polls {
+  FakeClock clock;
+
+  PollOutcome Base() const {
+    PollOutcome o;
+    o.ok = true;
+    o.at = clock.Now();
+    o.wall_at = clock.WallNow();
+    o.sample.collector_success["server"] = true;
+    o.sample.collector_success["stat_replication"] = true;
+    o.sample.collector_success["wal_receiver"] = true;
+    o.sample.system_identifier = kSystem;
+    o.sample.timeline = 1;
+    return o;
+  }
+  // A primary at `lsn` listing `standbys` as streaming.
+  PollOutcome Primary(Lsn lsn,
+                      std::vector<std::string> standbys = {"replica1",
+                                                           "replica2",
+                                                           "replica3"},
+                      std::int64_t timeline = 1) const {
+    PollOutcome o = Base();
+    o.sample.current_lsn = lsn;
+    o.sample.timeline = timeline;
+    for (const std::string& name : standbys) {
+      StandbyRow row;
+      row.application_name = name;
+      row.state = "streaming";
+      o.sample.standbys.push_back(row);
+    }
+    return o;
+  }
+  // A standby that replayed `replay` (received `receive`, default the same).
+  PollOutcome Replica(Lsn replay, bool streaming = true,
+                      std::optional<Lsn> receive = std::nullopt) const {
+    PollOutcome o = Base();
+    o.sample.in_recovery = true;
+    o.sample.replay_lsn = replay;
+    o.sample.receive_lsn = receive.value_or(replay);
+    if (streaming) {
+      o.sample.wal_receiver = WalReceiverRow{};
+      o.sample.wal_receiver->status = "streaming";
+    }
+    return o;
+  }
+  PollOutcome Failed() const {
+    PollOutcome o;
+    o.error = "connect: connection refused";
+    o.at = clock.Now();
+    o.wall_at = clock.WallNow();
+    return o;
+  }
+};
+
+const ServerView& View(const ClusterState& c, int i) {
+  static thread_local std::shared_ptr<const Snapshot> keep;
+  keep = c.Get();
+  return keep->servers.at(i);
+}
+
+TEST_CASE("replica lag follows the primary's observed WAL", "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  c.RecordPoll(0, p.Primary(100));
+  c.RecordPoll(1, p.Replica(100));
+  CHECK(View(c, 1).lag_seconds == 0.0);
+  CHECK_FALSE(View(c, 1).lag_lower_bound);
+  CHECK(View(c, 1).lag_bytes == 0u);
+  CHECK(View(c, 1).standby_connected == true);
+  CHECK(View(c, 1).streaming == true);
+  CHECK(View(c, 1).upstream == 0);
+  CHECK(View(c, 0).is_primary);
+  CHECK(View(c, 1).health.healthy);
+  p.clock.Advance(seconds(1));
+  c.RecordPoll(0, p.Primary(200));
+  p.clock.Advance(seconds(2));
+  c.RecordPoll(0, p.Primary(300));
+  c.RecordPoll(1, p.Replica(100));
+  CHECK(View(c, 1).lag_seconds == 2.0);
+  CHECK(View(c, 1).lag_bytes == 200u);
+  CHECK(View(c, 1).health.reason == "ok");
+  p.clock.Advance(seconds(4));
+  c.RecordPoll(1, p.Replica(100));
+  CHECK(View(c, 1).lag_seconds == 6.0);
+  CHECK(View(c, 1).health.reason == "lag 6s over 5s");
+}
+
+TEST_CASE("a server that cannot be polled has no lag, never 0", "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  c.RecordPoll(0, p.Primary(100));
+  c.RecordPoll(1, p.Replica(100));
+  REQUIRE(View(c, 1).lag_seconds);
+  c.RecordPoll(1, p.Failed());
+  CHECK_FALSE(View(c, 1).lag_seconds.has_value());
+  CHECK_FALSE(View(c, 1).lag_bytes.has_value());
+  CHECK(View(c, 1).lag_unknown_reason == "down");
+  CHECK(View(c, 1).health.code == HealthCode::kDown);
+  CHECK(View(c, 1).poll_errors_total == 1);
+}
+
+TEST_CASE("the first check waits for every server and every lag", "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  c.RecordPoll(1, p.Replica(100));  // before the primary: no lag yet
+  c.RecordPoll(2, p.Replica(100));
+  c.RecordPoll(3, p.Failed());
+  CHECK_FALSE(c.ReadyForFirstCheck());
+  c.RecordPoll(0, p.Primary(100));
+  CHECK_FALSE(c.ReadyForFirstCheck());  // replica1 and 2 have no lag yet
+  CHECK(View(c, 1).lag_unknown_reason == "no primary position observed yet");
+  c.RecordPoll(1, p.Replica(100));
+  c.RecordPoll(2, p.Replica(100));
+  CHECK(c.ReadyForFirstCheck());
+}
+
+TEST_CASE("promotion: lag against the new primary, rotation follows",
+          "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  for (int round = 0; round < 2; ++round) {
+    c.RecordPoll(0, p.Primary(1000));
+    for (int i = 1; i <= 3; ++i) c.RecordPoll(i, p.Replica(1000));
+    c.HealthCheck();
+  }
+  REQUIRE(c.Get()->servers[1].routing.in_rotation);
+
+  // The primary stops. The replicas replayed all they had: they stay.
+  p.clock.Advance(seconds(1));
+  c.RecordPoll(0, p.Failed());
+  for (int i = 1; i <= 3; ++i) c.RecordPoll(i, p.Replica(1000, false));
+  c.HealthCheck();
+  auto snap = c.Get();
+  CHECK(snap->topology.state == TopologyState::kNoPrimary);
+  CHECK(snap->topology.stale_reads);
+  CHECK(snap->servers[2].routing.in_rotation);
+  CHECK(snap->servers[2].lag_lower_bound);
+
+  // replica1 is promoted (timeline 2): adopted at its first poll as a
+  // primary, out of the rotation at once, the write target.
+  p.clock.Advance(seconds(1));
+  c.RecordPoll(1, p.Primary(1100, {}, 2));
+  snap = c.Get();
+  CHECK(snap->topology.state == TopologyState::kSinglePrimary);
+  CHECK(snap->topology.primary == 1);
+  CHECK(snap->topology.primary_changes == 1);
+  CHECK(snap->topology.timeline_changes == 1);
+  CHECK(snap->servers[1].is_primary);
+  CHECK_FALSE(snap->servers[0].is_primary);
+  CHECK_FALSE(snap->servers[1].routing.in_rotation);
+  CHECK(snap->servers[1].routing.reason == "primary");
+  CHECK_FALSE(snap->topology.stale_reads);
+
+  // replica2 follows it, paused at 1000; the new primary writes.
+  c.RecordPoll(2, p.Replica(1000));
+  CHECK(View(c, 2).lag_seconds == 0.0);  // 1100 first seen just now
+  p.clock.Advance(seconds(3));
+  c.RecordPoll(1, p.Primary(1200, {"replica2", "replica3"}, 2));
+  p.clock.Advance(seconds(4));
+  c.RecordPoll(1, p.Primary(1300, {"replica2", "replica3"}, 2));
+  c.RecordPoll(2, p.Replica(1000));
+  CHECK(View(c, 2).lag_seconds == 7.0);
+  CHECK_FALSE(View(c, 2).lag_lower_bound);
+  CHECK(View(c, 2).upstream == 1);
+  CHECK(View(c, 2).lag_bytes == 300u);
+  c.RecordPoll(3, p.Replica(1300));
+  CHECK(View(c, 3).lag_seconds == 0.0);
+  c.HealthCheck();
+  snap = c.Get();
+  CHECK_FALSE(snap->servers[2].routing.in_rotation);
+  CHECK(snap->servers[2].routing.reason == "lag 7s over 5s");
+  CHECK(snap->servers[3].routing.in_rotation);
+  // Reads fall back to the new primary, writes go there.
+  CHECK(c.model().RouteWrite().server == 1);
+}
+
+TEST_CASE("promotion rebases the history on the new primary's replay",
+          "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  c.RecordPoll(0, p.Primary(1000));
+  c.RecordPoll(1, p.Replica(1000));
+  p.clock.Advance(seconds(1));
+  // The old primary wrote past what replica1 (to be promoted) received.
+  c.RecordPoll(0, p.Primary(2000));
+  c.RecordPoll(0, p.Failed());
+  p.clock.Advance(seconds(10));
+  c.RecordPoll(1, p.Primary(1500, {}, 2));  // forked at ~1000
+  c.RecordPoll(2, p.Replica(1200));
+  // 1200 was passed on the new timeline when 1500 was first seen (now),
+  // not when the old primary passed 2000 ten seconds ago.
+  CHECK(View(c, 2).lag_seconds == 0.0);
+}
+
+TEST_CASE("split brain: lag only where it is not a guess", "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  c.RecordPoll(0, p.Primary(1000, {"replica2"}));
+  c.RecordPoll(1, p.Primary(1000, {}, 2));  // promoted; the primary runs on
+  c.RecordPoll(2, p.Replica(1000));
+  PollOutcome lost = p.Replica(1000, false);  // follows nobody we can tell
+  c.RecordPoll(3, lost);
+  auto snap = c.Get();
+  CHECK(snap->topology.state == TopologyState::kSplitBrain);
+  CHECK(snap->topology.claimants == std::vector<int>{0, 1});
+  CHECK(snap->topology.primary == 0);          // the adopted one stays
+  CHECK(snap->servers[2].lag_seconds == 0.0);  // verifiably follows primary
+  CHECK_FALSE(snap->servers[3].lag_seconds.has_value());
+  CHECK_THAT(snap->servers[3].lag_unknown_reason,
+             Catch::StartsWith("split brain"));
+  CHECK(snap->servers[1].health.code == HealthCode::kNotInRecovery);
+  CHECK(snap->servers[1].claims_primary);
+  CHECK_FALSE(snap->servers[1].is_primary);
+}
+
+TEST_CASE("a replica down at start and back far behind reads its full lag",
+          "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  c.RecordPoll(3, p.Failed());  // down when the agent starts
+  for (int t = 0; t <= 20; ++t) {
+    c.RecordPoll(0, p.Primary(1000 + 100 * t));
+    c.RecordPoll(1, p.Replica(1000 + 100 * t));
+    c.RecordPoll(2, p.Replica(1000 + 100 * t));
+    p.clock.Advance(seconds(1));
+  }
+  // Back at the position it stopped at before the agent started.
+  c.RecordPoll(3, p.Replica(500, false));
+  const ServerView& v = View(c, 3);
+  REQUIRE(v.lag_seconds);
+  CHECK(*v.lag_seconds >= 21.0);  // at least since the agent's first sight
+  CHECK(v.lag_lower_bound);
+  CHECK(v.health.code == HealthCode::kNotStreaming);
+  // Back just behind the start position: exact, not a bound.
+  c.RecordPoll(3, p.Replica(1050));
+  CHECK(View(c, 3).lag_seconds == 20.0);  // 1100 was first seen at t=1s
+  CHECK_FALSE(View(c, 3).lag_lower_bound);
+}
+
+TEST_CASE("the primary down at start: caught-up replicas serve reads",
+          "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  c.RecordPoll(0, p.Failed());
+  for (int i = 1; i <= 3; ++i) c.RecordPoll(i, p.Replica(1000, false));
+  CHECK(c.ReadyForFirstCheck());
+  c.HealthCheck();
+  auto snap = c.Get();
+  CHECK(snap->topology.state == TopologyState::kNoPrimary);
+  for (int i = 1; i <= 3; ++i) {
+    INFO(i);
+    CHECK(snap->servers[i].health.healthy);
+    CHECK(snap->servers[i].routing.in_rotation);
+    CHECK_FALSE(snap->servers[i].lag_seconds.has_value());
+  }
+  CHECK(snap->topology.stale_reads);
+  CHECK_FALSE(snap->failover_active);
+  // One that did not replay what it received stays out.
+  c.RecordPoll(2, p.Replica(900, false, 1000));
+  c.HealthCheck();
+  CHECK_FALSE(c.Get()->servers[2].routing.in_rotation);
+  CHECK(c.Get()->servers[2].health.code == HealthCode::kNotCaughtUp);
+}
+
+TEST_CASE("the primary up, a WAL receiver down: unhealthy as before",
+          "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  c.RecordPoll(0, p.Primary(1000, {"replica1", "replica2"}));
+  c.RecordPoll(3, p.Replica(1000, false));
+  CHECK(View(c, 3).health.code == HealthCode::kNotStreaming);
+}
+
+TEST_CASE("history is never pruned past a server not polled yet", "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  for (int t = 0; t < 10; ++t) {
+    c.RecordPoll(0, p.Primary(1000 + 100 * t));
+    c.RecordPoll(1, p.Replica(1000 + 100 * t));
+    c.RecordPoll(2, p.Replica(1000 + 100 * t));
+    p.clock.Advance(seconds(1));
+  }
+  // replica3 has never answered: everything is kept for it.
+  c.RecordPoll(3, p.Replica(1000));
+  CHECK(View(c, 3).lag_seconds == 9.0);
+  // Then it catches up: history no one needs goes.
+  c.RecordPoll(3, p.Replica(1900));
+  auto saved = c.Save("boot");
+  REQUIRE(saved);
+  CHECK(saved->entries.size() == 1);
+}
+
+TEST_CASE("an idle primary stores nothing new", "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  c.RecordPoll(0, p.Primary(1000));
+  const auto generation = c.save_generation();
+  for (int t = 0; t < 100; ++t) {
+    p.clock.Advance(seconds(1));
+    c.RecordPoll(0, p.Primary(1000));
+  }
+  CHECK(c.save_generation() == generation);
+  CHECK(c.Save("boot")->entries.size() == 1);
+}
+
+// A cluster that ran with replica2 paused since `paused_for` ago, saved.
+LagState SavedWithPausedReplica(Polls& p, std::chrono::seconds paused_for) {
+  ClusterState c(ThreeReplicas(), &p.clock);
+  c.RecordPoll(0, p.Primary(1000));
+  c.RecordPoll(2, p.Replica(1000));
+  p.clock.Advance(milliseconds(500));
+  c.RecordPoll(0, p.Primary(1100));
+  p.clock.Advance(paused_for - milliseconds(500));
+  c.RecordPoll(0, p.Primary(1200));
+  c.RecordPoll(2, p.Replica(1000));
+  REQUIRE(View(c, 2).lag_seconds == Approx(paused_for.count() - 0.5));
+  return *c.Save("boot-1");
+}
+
+TEST_CASE("a restored state keeps lag continuous across a restart",
+          "[cluster]") {
+  Polls p;
+  LagState saved = SavedWithPausedReplica(p, seconds(14));
+  const std::string text = EncodeLagState(saved);
+  p.clock.Advance(seconds(3));  // the agent restarts
+
+  std::string error;
+  RestoreInput in;
+  in.state = DecodeLagState(text, &error);
+  REQUIRE(in.state);
+  in.boot_id = "boot-1";
+  ClusterState c(ThreeReplicas(), &p.clock, in);
+  CHECK_THAT(c.Get()->state_file_status, Catch::StartsWith("pending"));
+  // The paused replica is polled first, before the primary.
+  c.RecordPoll(2, p.Replica(1000));
+  CHECK_THAT(c.Get()->state_file_status, Catch::StartsWith("restored: "));
+  REQUIRE(View(c, 2).lag_seconds);
+  CHECK(*View(c, 2).lag_seconds == Approx(16.5));
+  // No primary seen yet: the primary may have moved on since.
+  CHECK(View(c, 2).lag_lower_bound);
+  c.RecordPoll(0, p.Primary(1200));
+  c.RecordPoll(2, p.Replica(1000));
+  CHECK(*View(c, 2).lag_seconds == Approx(16.5));
+  CHECK_FALSE(View(c, 2).lag_lower_bound);
+}
+
+TEST_CASE("after a reboot saved times are carried over on the wall clock",
+          "[cluster]") {
+  Polls p;
+  LagState saved = SavedWithPausedReplica(p, seconds(14));
+  p.clock.Advance(seconds(3));
+  RestoreInput in;
+  in.boot_id = "boot-2";
+  // A new boot: the monotonic clock restarted from somewhere else.
+  saved.saved_mono -= std::chrono::hours(100);
+  for (WalEntry& e : saved.entries) e.at -= std::chrono::hours(100);
+  in.state = saved;
+  ClusterState c(ThreeReplicas(), &p.clock, in);
+  c.RecordPoll(2, p.Replica(1000));
+  REQUIRE(View(c, 2).lag_seconds);
+  CHECK(*View(c, 2).lag_seconds == Approx(16.5));
+}
+
+TEST_CASE("a foreign, stale or other cluster's state is not trusted",
+          "[cluster]") {
+  Polls p;
+  const LagState saved = SavedWithPausedReplica(p, seconds(14));
+  struct Case {
+    const char* name;
+    LagState state;
+    std::string status;
+  };
+  LagState foreign = saved;
+  foreign.system_identifier = 42;
+  LagState other = saved;
+  other.cluster = "billing";
+  LagState stale = saved;
+  stale.saved_wall -= std::chrono::hours(25);
+  LagState future = saved;
+  future.saved_wall += std::chrono::hours(2);
+  const std::vector<Case> cases = {
+      {"foreign system", foreign,
+       "ignored: saved for system identifier 42, the cluster reports " +
+           std::to_string(kSystem)},
+      {"another cluster", other, "ignored: saved for cluster \"billing\""},
+      {"stale", stale,
+       "ignored: saved 25h ago, older than the history's max_age 24h"},
+      {"from the future", future, "ignored: saved in the future"},
+  };
+  for (const Case& k : cases) {
+    SECTION(k.name) {
+      RestoreInput in;
+      in.state = k.state;
+      in.boot_id = "boot-1";
+      ClusterState c(ThreeReplicas(), &p.clock, in);
+      c.RecordPoll(2, p.Replica(1000));
+      CHECK(c.Get()->state_file_status == k.status);
+      // The lag starts over: nothing past 1000 is known yet.
+      c.RecordPoll(0, p.Primary(1200));
+      c.RecordPoll(2, p.Replica(1000));
+      CHECK(View(c, 2).lag_seconds == 0.0);
+      CHECK(View(c, 2).lag_lower_bound);
+    }
+  }
+}
+
+TEST_CASE("servers that do not report a system identifier get no restore",
+          "[cluster]") {
+  Polls p;
+  RestoreInput in;
+  in.state = SavedWithPausedReplica(p, seconds(14));
+  ClusterState c(ThreeReplicas(), &p.clock, in);
+  PollOutcome o = p.Replica(1000);
+  o.sample.system_identifier.reset();
+  c.RecordPoll(2, o);
+  CHECK_THAT(c.Get()->state_file_status,
+             Catch::StartsWith("ignored: the servers do not report"));
+  CHECK_FALSE(c.Save("x").has_value());
+}
+
+TEST_CASE("a restored primary that changed while away is counted",
+          "[cluster]") {
+  Polls p;
+  LagState saved = SavedWithPausedReplica(p, seconds(14));
+  RestoreInput in;
+  in.state = saved;
+  in.boot_id = "boot-1";
+  ClusterState c(ThreeReplicas(), &p.clock, in);
+  c.RecordPoll(0, p.Failed());
+  c.RecordPoll(1, p.Primary(1300, {"replica2"}, 2));
+  auto snap = c.Get();
+  CHECK(snap->topology.primary == 1);
+  CHECK(snap->topology.primary_changes == 1);
+  CHECK(snap->topology.timeline_changes == 1);
+}
+
+TEST_CASE("snapshots are shared until something changes", "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  c.RecordPoll(0, p.Primary(100));
+  auto a = c.Get();
+  auto b = c.Get();
+  CHECK(a.get() == b.get());
+  c.RecordPoll(1, p.Replica(100));
+  CHECK(c.Get().get() != a.get());
+}
+
+}  // namespace
+}  // namespace pgre
