@@ -21,6 +21,7 @@
 #include "support/metrics_text.h"
 #include "support/prometheus_stack.h"
 #include "support/wait.h"
+#include "support/writer.h"
 
 namespace pgre::testing {
 namespace {
@@ -70,60 +71,6 @@ std::string DerivedRules() {
   }
   return derived;
 }
-
-// Writes to the primary from a thread (Write(200) every ~150 ms) until
-// stopped, so that a replica whose replay is paused falls behind.
-class Writer {
- public:
-  explicit Writer(TestCluster& cluster)
-      : thread_([this, &cluster] { Run(cluster); }) {}
-  ~Writer() { Stop(); }
-
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-  int writes() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return writes_;
-  }
-  std::string error() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return error_;
-  }
-
- private:
-  void Run(TestCluster& cluster) {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      std::string error;
-      try {
-        cluster.Write(200);
-      } catch (const std::exception& e) {
-        error = e.what();
-      }
-      lock.lock();
-      if (error.empty()) {
-        ++writes_;
-      } else if (error_.empty()) {
-        error_ = error;
-      }
-      cv_.wait_for(lock, milliseconds(150), [this] { return stop_; });
-    }
-  }
-
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;   // guarded by mu_
-  int writes_ = 0;      // guarded by mu_
-  std::string error_;   // guarded by mu_; the first failure
-  std::thread thread_;  // last: starts once the rest is initialised
-};
 
 // A cluster, the agent watching it (AgentProcess defaults: 500 ms polls and
 // health checks, fall 2 / rise 2) and the alerting stack scraping the agent.
@@ -272,7 +219,7 @@ TEST_CASE(
                            {"server", paused_name}};
 
   env.cluster.PauseReplay(paused);
-  Writer writer(env.cluster);
+  BackgroundWriter writer(env.cluster);
 
   const DeliveredAlert firing = RequireDelivered(env, lag_high, "firing");
   CHECK(Label(firing, "alertname") == "PgReplicaLagHigh");
@@ -287,8 +234,7 @@ TEST_CASE(
   CHECK(resolved.labels == firing.labels);
   CHECK(resolved.received >= firing.received);
 
-  writer.Stop();
-  CHECK(writer.error().empty());
+  CHECK(writer.failures() == 0);
   CHECK(writer.writes() > 0);
   INFO(env.stack.sink().Summary());
   for (int i = 0; i < env.cluster.replica_count(); ++i) {
@@ -299,6 +245,40 @@ TEST_CASE(
                      {"server", env.cluster.ReplicaName(i)}})
               .empty());
   }
+}
+
+TEST_CASE(
+    "a promotion delivers PgPrimaryChanged once, and PgReplicaLagHigh still "
+    "fires for a paused replica measured against the new primary",
+    "[e2e][alerting]") {
+  Env env;
+  WaitScrapedAndEvaluated(env);
+  BackgroundWriter writer(env.cluster);
+  env.cluster.Stop(TestCluster::kPrimary);
+  env.cluster.Promote(0);  // replica1
+  env.cluster.Follow(1, 0);
+  env.cluster.Follow(2, 0);
+
+  const DeliveredAlert changed =
+      RequireDelivered(env, {{"alertname", "PgPrimaryChanged"}}, "firing");
+  CHECK(Label(changed, "cluster") == "test");
+  CHECK(Label(changed, "severity") == "warning");
+  CHECK(RequireDelivered(env, {{"alertname", "PgTimelineChanged"}}, "firing")
+            .labels.count("server") == 0);
+
+  const std::string paused = env.cluster.ReplicaName(1);
+  env.cluster.PauseReplay(1);
+  const DeliveredAlert lag = RequireDelivered(
+      env, {{"alertname", "PgReplicaLagHigh"}, {"server", paused}}, "firing");
+  CHECK(Label(lag, "severity") == "warning");
+  env.cluster.ResumeReplay(1);
+  INFO(env.stack.sink().Summary());
+  // One change, one alert: never a second firing notification of a new
+  // alert for the same change.
+  CHECK(env.stack.prometheus()
+            .Query("pg_replica_primary_changes_total == 1")
+            .size() == 1);
+  CHECK(writer.writes() > 0);
 }
 
 TEST_CASE(

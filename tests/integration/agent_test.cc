@@ -26,6 +26,7 @@
 #include "support/cluster.h"
 #include "support/subprocess.h"
 #include "support/wait.h"
+#include "support/writer.h"
 
 namespace pgre::testing {
 namespace {
@@ -44,37 +45,6 @@ const std::vector<std::string> kJsonPaths = {
     "/v1/system/database/replicas/status",
     "/v1/system/database/replicas/health", "/v1/system/database/replicas/lag",
     "/v1/system/database/connection-pool/stats"};
-
-// Writes 200 rows to the primary every ~150 ms on its own thread until
-// destroyed, so that the primary's WAL position keeps moving.
-// Thread safety: writes() and errors() may be called from any thread.
-class BackgroundWriter {
- public:
-  explicit BackgroundWriter(TestCluster& cluster)
-      : thread_([this, &cluster](std::stop_token stop) {
-          std::mutex mu;
-          std::condition_variable_any cv;
-          while (!stop.stop_requested()) {
-            try {
-              cluster.Write(200);
-              ++writes_;
-            } catch (const std::exception&) {
-              ++errors_;
-            }
-            // Pacing of the load, not a wait for a condition.
-            std::unique_lock<std::mutex> lock(mu);
-            cv.wait_for(lock, stop, milliseconds(150), [] { return false; });
-          }
-        }) {}
-
-  int writes() const { return writes_.load(); }
-  int errors() const { return errors_.load(); }
-
- private:
-  std::atomic<int> writes_{0};
-  std::atomic<int> errors_{0};
-  std::jthread thread_;  // last member: stopped and joined first
-};
 
 // Runs `f` when the scope ends (also when an assertion throws).
 template <typename F>
@@ -203,7 +173,7 @@ TEST_CASE("paused replay: lag passes 5 s on that replica only, then recovers",
         return false;
       },
       seconds(30), kStep);
-  INFO("writes " << writer.writes() << ", write errors " << writer.errors());
+  INFO("writes " << writer.writes() << ", write errors " << writer.failures());
   REQUIRE(passed);
   REQUIRE(writer.writes() > 0);
   CHECK(ServerMetric(at_five, "pg_replica_replay_paused", name) == 1.0);
@@ -255,7 +225,7 @@ TEST_CASE("cut WAL receiver: lag grows, not streaming, then recovers",
         return false;
       },
       seconds(30), kStep);
-  INFO("writes " << writer.writes() << ", write errors " << writer.errors());
+  INFO("writes " << writer.writes() << ", write errors " << writer.failures());
   REQUIRE(passed);
   REQUIRE(writer.writes() > 0);
   CHECK(ServerMetric(grown, "pg_replica_up", name) == 1.0);

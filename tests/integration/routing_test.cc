@@ -29,6 +29,7 @@
 #include "support/metrics_text.h"
 #include "support/subprocess.h"
 #include "support/wait.h"
+#include "support/writer.h"
 
 namespace pgre::testing {
 namespace {
@@ -123,22 +124,6 @@ std::string Describe(const RouteCheckRun& run) {
          "\nstderr:\n" + run.errors;
 }
 
-// A GET answered with a JSON body, parsed.
-struct JsonAnswer {
-  int status = 0;
-  std::string content_type;
-  json body;
-};
-
-JsonAnswer GetJson(const AgentProcess& agent, const std::string& path) {
-  HttpResponse r = agent.Get(path);
-  JsonAnswer a;
-  a.status = r.status;
-  a.content_type = r.Header("content-type").value_or("");
-  if (r.status != 0) a.body = json::parse(r.body);  // throws when malformed
-  return a;
-}
-
 // The value of `name` for `server`, or NaN when absent (NaN never compares
 // equal, so an absent series fails every equality check).
 double Value(const std::vector<MetricSample>& samples, const std::string& name,
@@ -182,33 +167,6 @@ long long IsoToUnixMillis(const std::string& iso) {
   if (rest == nullptr || std::sscanf(rest, ".%3dZ", &ms) != 1) return -1;
   return static_cast<long long>(timegm(&tm)) * 1000 + ms;
 }
-
-// Inserts rows on the primary every ~150 ms until destroyed.
-class Writer {
- public:
-  explicit Writer(TestCluster* cluster)
-      : thread_([this, cluster](std::stop_token stop) {
-          std::mutex mu;
-          std::condition_variable_any cv;
-          while (!stop.stop_requested()) {
-            try {
-              cluster->Write(200);
-              ++writes_;
-            } catch (const std::exception&) {
-              ++failures_;
-            }
-            std::unique_lock<std::mutex> lock(mu);
-            cv.wait_for(lock, stop, milliseconds(150), [] { return false; });
-          }
-        }) {}
-  int writes() const { return writes_; }
-  int failures() const { return failures_; }
-
- private:
-  std::atomic<int> writes_{0};
-  std::atomic<int> failures_{0};
-  std::jthread thread_;  // last: stopped and joined first
-};
 
 TEST_CASE("route-check spreads reads evenly over three healthy replicas",
           "[routing][route-check]") {
@@ -293,13 +251,13 @@ TEST_CASE("a stopped replica leaves the rotation and the others take its reads",
   CHECK(stopped_back == 0);
   CHECK(RoutedReads(later, "primary") == RoutedReads(before, "primary"));
 
-  const JsonAnswer health = GetJson(agent, kHealthPath);
+  const JsonAnswer health = agent.GetJson(kHealthPath);
   CHECK(health.status == 200);
   CHECK(health.body.at("healthy") == true);
   CHECK(health.body.at("replicaCount") == 3);
   CHECK(health.body.at("healthyReplicaCount") == 2);
   CHECK(health.body.at("failoverActive") == false);
-  CHECK(agent.Log().find("replica " + stopped +
+  CHECK(agent.Log().find("server " + stopped +
                          " left the read rotation: down") != std::string::npos);
 
   {  // route-check moves its share to the other two
@@ -355,7 +313,7 @@ TEST_CASE("all replicas stopped: reads fail over to the primary and come back",
     CHECK(RoutedReads(later, r) == replica_reads[r]);
   }
 
-  const JsonAnswer health = GetJson(agent, kHealthPath);
+  const JsonAnswer health = agent.GetJson(kHealthPath);
   CHECK(health.status == 503);
   CHECK(health.body.at("healthy") == false);
   CHECK(health.body.at("healthyReplicaCount") == 0);
@@ -393,7 +351,7 @@ TEST_CASE("all replicas stopped: reads fail over to the primary and come back",
     // Entered, left, entered again.
     CHECK(Value(back, "pg_replica_rotation_changes_total", r) == 3.0);
   }
-  const JsonAnswer health_back = GetJson(agent, kHealthPath);
+  const JsonAnswer health_back = agent.GetJson(kHealthPath);
   CHECK(health_back.status == 200);
   CHECK(health_back.body.at("healthy") == true);
   CHECK(health_back.body.at("healthyReplicaCount") == 3);
@@ -415,7 +373,7 @@ TEST_CASE("paused replay: the replica leaves on lag and returns after resume",
   // Lag status of `paused` in /replicas/lag; "" when it cannot be read.
   json lag_entry;
   auto lag_status = [&]() -> std::string {
-    const JsonAnswer lag = GetJson(agent, kLagPath);
+    const JsonAnswer lag = agent.GetJson(kLagPath);
     if (lag.status != 200) return "";
     for (const auto& r : lag.body.at("replicas")) {
       if (r.at("name") == paused) {
@@ -426,13 +384,13 @@ TEST_CASE("paused replay: the replica leaves on lag and returns after resume",
     return "";
   };
 
-  Writer writer(&cluster);
+  BackgroundWriter writer(cluster);
   cluster.PauseReplay(0);
   REQUIRE(WaitUntil([&] { return Healthy(agent.Scrape(), paused) == 0.0; },
                     kRoutingTimeout));
   INFO(LogTail(agent));
-  CHECK(agent.Log().find("replica " + paused +
-                         " left the read rotation: lag") != std::string::npos);
+  CHECK(agent.Log().find("server " + paused + " left the read rotation: lag") !=
+        std::string::npos);
   CHECK(agent.Metric("pg_replica_replay_paused", {{"server", paused}}) == 1.0);
   CHECK(agent.Metric("pg_replica_up", {{"server", paused}}) == 1.0);
 
@@ -441,7 +399,7 @@ TEST_CASE("paused replay: the replica leaves on lag and returns after resume",
   INFO(lag_entry.dump());
   CHECK(lag_entry.at("lagSeconds").get<double>() > 5.0);
   CHECK(lag_entry.at("lagBytes").get<double>() > 0);
-  const JsonAnswer status = GetJson(agent, kStatusPath);
+  const JsonAnswer status = agent.GetJson(kStatusPath);
   REQUIRE(status.status == 200);
   const json& replica = status.body.at("replicas").at(0);
   CHECK(replica.at("name") == paused);
@@ -452,7 +410,7 @@ TEST_CASE("paused replay: the replica leaves on lag and returns after resume",
   cluster.ResumeReplay(0);
   REQUIRE(WaitUntil([&] { return Healthy(agent.Scrape(), paused) == 1.0; },
                     kRoutingTimeout));
-  CHECK(agent.Log().find("replica " + paused +
+  CHECK(agent.Log().find("server " + paused +
                          " entered the read rotation: recovered") !=
         std::string::npos);
   CHECK(WaitUntil([&] { return lag_status() == "ok"; }, kRoutingTimeout,
@@ -491,10 +449,10 @@ TEST_CASE("the JSON endpoints parse and agree with /metrics",
   REQUIRE(WaitUntil(
       [&] {
         first = agent.Scrape();
-        status = GetJson(agent, kStatusPath);
-        health = GetJson(agent, kHealthPath);
-        lag = GetJson(agent, kLagPath);
-        pool = GetJson(agent, kPoolPath);
+        status = agent.GetJson(kStatusPath);
+        health = agent.GetJson(kHealthPath);
+        lag = agent.GetJson(kLagPath);
+        pool = agent.GetJson(kPoolPath);
         second = agent.Scrape();
         for (const auto& s : servers) {
           const auto a = Find(first, kLastPoll, {{"server", s}});

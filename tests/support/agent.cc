@@ -51,10 +51,12 @@ std::string AgentConfigYaml(const TestCluster& cluster,
       y << "  " << k << ": " << v << "\n";
     }
   }
+  y << options.extra_yaml;
   return y.str();
 }
 
-AgentProcess::AgentProcess(const TestCluster& cluster, AgentOptions options) {
+AgentProcess::AgentProcess(const TestCluster& cluster, AgentOptions options)
+    : servers_(cluster.replica_count() + 1), options_(std::move(options)) {
   char path[] = "/tmp/pgre-agent-XXXXXX.yml";
   const int fd = mkstemps(path, 4);
   if (fd < 0) throw std::runtime_error("mkstemps failed");
@@ -62,32 +64,47 @@ AgentProcess::AgentProcess(const TestCluster& cluster, AgentOptions options) {
   config_path_ = path;
   {
     std::ofstream out(config_path_);
-    out << AgentConfigYaml(cluster, options);
+    out << AgentConfigYaml(cluster, options_);
   }
   port_ = FreePort();
+  try {
+    Launch();
+  } catch (...) {
+    unlink(config_path_.c_str());
+    throw;
+  }
+}
+
+void AgentProcess::Launch() {
   std::vector<std::string> argv = {
       PGRE_BINARY, "--config.file=" + config_path_,
       "--web.listen-address=127.0.0.1:" + std::to_string(port_)};
-  for (const auto& a : options.extra_args) argv.push_back(a);
+  for (const auto& a : options_.extra_args) argv.push_back(a);
   SubprocessOptions sub;
-  sub.env = options.env;
+  sub.env = options_.env;
   process_ = std::make_unique<Subprocess>(argv, sub);
-  const int servers = cluster.replica_count() + 1;
   const bool ready = WaitUntil(
       [&] {
         if (!process_->Running()) return true;
         HttpResponse r = Get("/metrics", std::chrono::seconds(1));
         if (r.status != 200) return false;
+        if (options_.no_wait_for_servers) return true;
         return FindAll(ParseMetricsText(r.body), "pg_replica_up").size() ==
-               static_cast<std::size_t>(servers);
+               static_cast<std::size_t>(servers_);
       },
       std::chrono::seconds(15));
   if (!ready || !process_->Running()) {
     const std::string log = Log();
     process_.reset();
-    unlink(config_path_.c_str());
     throw std::runtime_error("agent did not start; log:\n" + log);
   }
+}
+
+int AgentProcess::Restart(const std::function<void()>& between) {
+  const int status = process_->Stop();
+  if (between) between();
+  Launch();
+  return status;
 }
 
 AgentProcess::~AgentProcess() {
@@ -110,6 +127,35 @@ std::vector<MetricSample> AgentProcess::Scrape() const {
   auto samples = ParseMetricsText(r.body, &error);
   if (!error.empty()) throw std::runtime_error("bad exposition: " + error);
   return samples;
+}
+
+JsonAnswer AgentProcess::GetJson(const std::string& path) const {
+  HttpResponse r = Get(path);
+  JsonAnswer a;
+  a.status = r.status;
+  a.content_type = r.Header("content-type").value_or("");
+  if (!r.body.empty()) a.body = nlohmann::json::parse(r.body);
+  return a;
+}
+
+std::optional<std::vector<MetricSample>> AgentProcess::ScrapeUntil(
+    const std::function<bool(const std::vector<MetricSample>&)>& done,
+    std::chrono::milliseconds timeout) const {
+  std::optional<std::vector<MetricSample>> last;
+  const bool ok = WaitUntil(
+      [&] {
+        try {
+          auto samples = Scrape();
+          if (!done(samples)) return false;
+          last = std::move(samples);
+          return true;
+        } catch (const std::runtime_error&) {
+          return false;
+        }
+      },
+      timeout, std::chrono::milliseconds(200));
+  if (!ok) return std::nullopt;
+  return last;
 }
 
 std::optional<double> AgentProcess::Metric(

@@ -5,8 +5,10 @@
 #ifndef PGRE_TESTS_SUPPORT_AGENT_H_
 #define PGRE_TESTS_SUPPORT_AGENT_H_
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,12 +35,24 @@ struct AgentOptions {
   std::map<int, std::string> dsn_override;
   std::vector<std::string> extra_args;  // e.g. {"--log.level=debug"}
   std::map<std::string, std::string> env;
+  // Appended to the generated config (whole YAML lines).
+  std::string extra_yaml;
+  // When true, start() does not wait for every server's pg_replica_up
+  // (only for /metrics to answer).
+  bool no_wait_for_servers = false;
 };
 
 // The YAML config the agent gets for `cluster` (servers named "primary",
 // "replica1", ...).
 std::string AgentConfigYaml(const TestCluster& cluster,
                             const AgentOptions& options);
+
+// A GET answered with a JSON body, parsed (null when the body is empty).
+struct JsonAnswer {
+  int status = 0;
+  std::string content_type;
+  nlohmann::json body;
+};
 
 class AgentProcess {
  public:
@@ -48,6 +62,12 @@ class AgentProcess {
   // on failure.
   explicit AgentProcess(const TestCluster& cluster, AgentOptions options = {});
   ~AgentProcess();  // stops the agent, removes the config
+
+  // Stops the agent (SIGTERM; it exits 0), runs `between` (if any), and
+  // starts it again with the same command line, config file and port,
+  // waiting as the constructor does. Returns the exit status of the stopped
+  // process. Log() then shows the new process's log only.
+  int Restart(const std::function<void()>& between = {});
 
   int port() const { return port_; }
   std::string config_path() const { return config_path_; }
@@ -59,14 +79,26 @@ class AgentProcess {
                                                 std::chrono::seconds(5)) const;
   // One scrape of /metrics, parsed. Throws when the scrape fails.
   std::vector<MetricSample> Scrape() const;
+  // GET `path`, its body parsed as JSON. Throws when the body is not JSON.
+  JsonAnswer GetJson(const std::string& path) const;
+  // Scrapes every 200 ms until `done` holds for a scrape, and returns that
+  // scrape; nullopt at the deadline. A failed scrape counts as not done.
+  std::optional<std::vector<MetricSample>> ScrapeUntil(
+      const std::function<bool(const std::vector<MetricSample>&)>& done,
+      std::chrono::milliseconds timeout) const;
   // One scrape; the value of `name` with `labels`, or nullopt.
   std::optional<double> Metric(
       const std::string& name,
       const std::map<std::string, std::string>& labels = {}) const;
 
  private:
+  // Starts the process and waits for it; throws with its log on failure.
+  void Launch();
+
   std::string config_path_;
   int port_ = 0;
+  int servers_ = 0;
+  AgentOptions options_;
   std::unique_ptr<Subprocess> process_;
 };
 

@@ -127,6 +127,8 @@ TestCluster::TestCluster(ClusterOptions options)
   }
   const char* bindir = std::getenv("PGRE_PG_BINDIR");
   bindir_ = bindir != nullptr && *bindir != '\0' ? bindir : kDefaultBindir;
+  const char* runner = std::getenv("PGRE_PG_RUNNER");
+  runner_ = runner != nullptr ? runner : "";
   as_root_ = geteuid() == 0;
   try {
     Create();
@@ -150,16 +152,16 @@ const TestCluster::Server& TestCluster::At(int server) const {
   return replicas_[static_cast<size_t>(server)];
 }
 
-std::vector<std::string> TestCluster::AsPostgres(
-    std::vector<std::string> argv) const {
+std::vector<std::string> TestCluster::Pg(std::vector<std::string> argv) const {
+  if (!runner_.empty()) {
+    argv.insert(argv.begin(), runner_);
+    return argv;
+  }
+  argv[0] = bindir_ + "/" + argv[0];
   if (!as_root_) return argv;
   std::vector<std::string> out = {"runuser", "-u", "postgres", "--"};
   out.insert(out.end(), argv.begin(), argv.end());
   return out;
-}
-
-std::string TestCluster::Bin(const std::string& tool) const {
-  return bindir_ + "/" + tool;
 }
 
 std::string TestCluster::DataDir(int server) const {
@@ -219,8 +221,9 @@ std::string TestCluster::Psql(int server, const std::string& sql) const {
   opts.env = {{"PGCONNECT_TIMEOUT", "10"}};
   opts.timeout = std::chrono::minutes(2);
   const int rc = RunCommand(
-      {Bin("psql"), "-XAtq", "-v", "ON_ERROR_STOP=1", "-d",
-       SuperuserDsn(server) + " application_name=pgre_test_cluster", "-c", sql},
+      Pg({"psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d",
+          SuperuserDsn(server) + " application_name=pgre_test_cluster", "-c",
+          sql}),
       &out, opts);
   if (rc != 0) {
     throw std::runtime_error("TestCluster::Psql on " + At(server).name +
@@ -260,14 +263,25 @@ void TestCluster::Create() {
   }
 
   Trace("setup: start");
+  // The server version decides a few flags and functions.
+  std::string version;
+  if (RunCommand(Pg({"pg_ctl", "--version"}), &version) != 0) {
+    throw std::runtime_error("TestCluster: pg_ctl --version failed: " +
+                             version);
+  }
+  const size_t digit = version.find_first_of("0123456789");
+  major_version_ =
+      digit == std::string::npos ? 0 : std::atoi(version.c_str() + digit);
   // The primary.
   CommandOptions in_dir;
   in_dir.cwd = dir_;
   std::string out;
-  if (RunCommand(AsPostgres({Bin("initdb"), "-D", DataDir(kPrimary), "-U",
-                             "postgres", "-A", "trust", "-E", "UTF8",
-                             "--locale=C", "--no-sync", "--no-instructions"}),
-                 &out, in_dir) != 0) {
+  std::vector<std::string> initdb = {
+      "initdb",   "-D",         DataDir(kPrimary), "-U",
+      "postgres", "-A",         "trust",           "-E",
+      "UTF8",     "--locale=C", "--no-sync"};
+  if (major_version_ >= 14) initdb.push_back("--no-instructions");
+  if (RunCommand(Pg(initdb), &out, in_dir) != 0) {
     throw std::runtime_error("TestCluster: initdb failed: " + out);
   }
   Trace("initdb done");
@@ -323,11 +337,10 @@ void TestCluster::Create() {
     opts.cwd = dir_;
     opts.log_path = dir_ + "/" + replicas_[i].name + ".basebackup.log";
     jobs.push_back(std::make_unique<Subprocess>(
-        AsPostgres({Bin("pg_basebackup"), "-h", "127.0.0.1", "-p",
-                    std::to_string(primary_.port), "-U", "postgres", "-D",
-                    DataDir(i), "-R", "-X", "stream", "-S",
-                    "slot" + std::to_string(i + 1), "--checkpoint=fast",
-                    "--no-sync"}),
+        Pg({"pg_basebackup", "-h", "127.0.0.1", "-p",
+            std::to_string(primary_.port), "-U", "postgres", "-D", DataDir(i),
+            "-R", "-X", "stream", "-S", "slot" + std::to_string(i + 1),
+            "--checkpoint=fast", "--no-sync"}),
         opts));
   }
   for (int i = 0; i < replica_count(); ++i) {
@@ -351,8 +364,8 @@ void TestCluster::Create() {
   jobs.clear();
   for (int i = 0; i < replica_count(); ++i) {
     jobs.push_back(std::make_unique<Subprocess>(
-        AsPostgres({Bin("pg_ctl"), "-D", DataDir(i), "-l", LogPath(i), "-w",
-                    "-t", std::to_string(kStartTimeout.count()), "start"}),
+        Pg({"pg_ctl", "-D", DataDir(i), "-l", LogPath(i), "-w", "-t",
+            std::to_string(kStartTimeout.count()), "start"}),
         SubprocessOptions{{}, "", dir_}));
   }
   for (int i = 0; i < replica_count(); ++i) {
@@ -388,8 +401,8 @@ void TestCluster::Cleanup() noexcept {
       CommandOptions opts;
       opts.cwd = dir_;
       opts.timeout = seconds(30);
-      if (RunCommand(AsPostgres({Bin("pg_ctl"), "-D", DataDir(server), "-m",
-                                 "immediate", "-w", "stop"}),
+      if (RunCommand(Pg({"pg_ctl", "-D", DataDir(server), "-m", "immediate",
+                         "-w", "stop"}),
                      &out, opts) != 0 &&
           kill(pid, 0) == 0) {
         kill(pid, SIGKILL);
@@ -418,8 +431,8 @@ void TestCluster::Stop(int server) {
   CommandOptions opts;
   opts.cwd = dir_;
   opts.timeout = std::chrono::minutes(2);
-  if (RunCommand(AsPostgres({Bin("pg_ctl"), "-D", DataDir(server), "-m", "fast",
-                             "-w", "-t", "90", "stop"}),
+  if (RunCommand(Pg({"pg_ctl", "-D", DataDir(server), "-m", "fast", "-w", "-t",
+                     "90", "stop"}),
                  &out, opts) != 0) {
     throw std::runtime_error("TestCluster: stopping " + s.name +
                              " failed: " + out);
@@ -437,10 +450,10 @@ void TestCluster::Start(int server) {
   CommandOptions opts;
   opts.cwd = dir_;
   opts.timeout = kStartTimeout + seconds(10);
-  if (RunCommand(AsPostgres({Bin("pg_ctl"), "-D", DataDir(server), "-l",
-                             LogPath(server), "-w", "-t",
-                             std::to_string(kStartTimeout.count()), "start"}),
-                 &out, opts) != 0) {
+  if (RunCommand(
+          Pg({"pg_ctl", "-D", DataDir(server), "-l", LogPath(server), "-w",
+              "-t", std::to_string(kStartTimeout.count()), "start"}),
+          &out, opts) != 0) {
     throw std::runtime_error("TestCluster: " + s.name + " did not start: " +
                              out + "\n--- log tail ---\n" + LogTail(server));
   }
@@ -450,12 +463,14 @@ void TestCluster::Start(int server) {
 void TestCluster::PauseReplay(int i) {
   At(i);
   Psql(i, "SELECT pg_wal_replay_pause()");
-  if (!WaitUntil(
-          [&] {
-            return Psql(i, "SELECT pg_get_wal_replay_pause_state()") ==
-                   "paused";
-          },
-          seconds(30), milliseconds(20))) {
+  // PostgreSQL 13 has no pause state: pg_is_wal_replay_paused() says
+  // whether a pause was requested, and replay stops at the next record.
+  const std::string query = major_version_ >= 14
+                                ? "SELECT pg_get_wal_replay_pause_state()"
+                                : "SELECT CASE WHEN pg_is_wal_replay_paused() "
+                                  "THEN 'paused' END";
+  if (!WaitUntil([&] { return Psql(i, query) == "paused"; }, seconds(30),
+                 milliseconds(20))) {
     throw std::runtime_error("TestCluster: " + ReplicaName(i) +
                              " did not pause replay");
   }
@@ -494,7 +509,7 @@ void TestCluster::WaitReplicaStreaming(int i, bool streaming) {
   const bool ok = WaitUntil(
       [&] {
         const bool on_primary =
-            Psql(kPrimary,
+            Psql(primary_index_,
                  "SELECT count(*) FROM pg_stat_replication WHERE "
                  "state = 'streaming' AND application_name = " +
                      SqlLiteral(name)) != "0";
@@ -523,13 +538,61 @@ void TestCluster::CutWalReceiver(int i) {
 
 void TestCluster::RestoreWalReceiver(int i) {
   Psql(i, "ALTER SYSTEM SET primary_conninfo = " +
-              SqlLiteral(ReplicaConninfo(i, primary_.port)));
+              SqlLiteral(ReplicaConninfo(i, Port(primary_index_))));
   Psql(i, "SELECT pg_reload_conf()");
   WaitReplicaStreaming(i, true);
 }
 
+void TestCluster::Promote(int server) {
+  std::string out;
+  CommandOptions opts;
+  opts.cwd = dir_;
+  opts.timeout = std::chrono::minutes(2);
+  if (RunCommand(
+          Pg({"pg_ctl", "-D", DataDir(server), "-w", "-t", "60", "promote"}),
+          &out, opts) != 0) {
+    throw std::runtime_error("TestCluster: promoting " + At(server).name +
+                             " failed: " + out + "\n--- log tail ---\n" +
+                             LogTail(server));
+  }
+  if (!WaitUntil(
+          [&] { return Psql(server, "SELECT pg_is_in_recovery()") == "f"; },
+          seconds(60), milliseconds(50))) {
+    throw std::runtime_error("TestCluster: " + At(server).name +
+                             " still in recovery after promote");
+  }
+  primary_index_ = server;
+}
+
+void TestCluster::Follow(int i, int upstream) {
+  if (i == kPrimary) throw std::invalid_argument("Follow: not a replica");
+  const std::string slot = "slot" + std::to_string(i + 1);
+  Psql(upstream,
+       "SELECT pg_create_physical_replication_slot(" + SqlLiteral(slot) +
+           ", true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots "
+           "WHERE slot_name = " +
+           SqlLiteral(slot) + ")");
+  Psql(i, "ALTER SYSTEM SET primary_conninfo = " +
+              SqlLiteral(ReplicaConninfo(i, Port(upstream))));
+  Psql(i, "ALTER SYSTEM SET primary_slot_name = " + SqlLiteral(slot));
+  Psql(i, "SELECT pg_reload_conf()");
+  const std::string name = ReplicaName(i);
+  if (!WaitUntil(
+          [&] {
+            return Psql(upstream,
+                        "SELECT count(*) FROM pg_stat_replication WHERE "
+                        "state = 'streaming' AND application_name = " +
+                            SqlLiteral(name)) != "0";
+          },
+          seconds(60), milliseconds(50))) {
+    throw std::runtime_error("TestCluster: " + name + " does not stream from " +
+                             At(upstream).name + "\n--- log tail ---\n" +
+                             LogTail(i));
+  }
+}
+
 void TestCluster::Write(int rows) {
-  Psql(kPrimary,
+  Psql(primary_index_,
        "CREATE TABLE IF NOT EXISTS pgre_test_writes (id bigserial PRIMARY "
        "KEY, payload text, at timestamptz DEFAULT now()); "
        "INSERT INTO pgre_test_writes (payload) SELECT md5(g::text) FROM "
@@ -551,7 +614,7 @@ bool TestCluster::WaitStreaming(milliseconds timeout) {
   return WaitUntil(
       [&] {
         try {
-          return Psql(kPrimary, sql) == want;
+          return Psql(primary_index_, sql) == want;
         } catch (const std::runtime_error&) {
           return false;
         }

@@ -1,5 +1,10 @@
-// TestCluster: a throwaway PostgreSQL 15 primary with N streaming replicas on
+// TestCluster: a throwaway PostgreSQL primary with N streaming replicas on
 // free 127.0.0.1 ports, for integration and end-to-end tests.
+//
+// Version: Debian 12's PostgreSQL 15 from /usr/lib/postgresql/15/bin (or
+// PGRE_PG_BINDIR), run as `postgres` through runuser. With PGRE_PG_RUNNER
+// set (scripts/pg-tree.sh prints one), every server tool runs as
+// `RUNNER TOOL ARGS...` instead: another major version from a Debian tree.
 //
 // Layout: a fresh temp dir /tmp/pgre-cluster-XXXXXX owned by the `postgres`
 // OS user (PostgreSQL refuses to run as root; when the test runs as root,
@@ -33,6 +38,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -111,13 +117,25 @@ class TestCluster {
   // streams again (as seen in the primary's pg_stat_replication).
   void RestoreWalReceiver(int i);
 
-  // Generates WAL on the primary: inserts `rows` rows into
+  // Generates WAL on the current primary: inserts `rows` rows into
   // pgre_test_writes (creating it if needed).
   void Write(int rows = 1000);
 
+  // pg_ctl promote on `server`; returns once it is out of recovery. It is
+  // the current primary from then on (Write, WaitStreaming, ...).
+  void Promote(int server);
+  // Points replica i at `upstream` (a server index): its slot `slotN` is
+  // created there if missing, primary_conninfo and primary_slot_name are
+  // changed and reloaded. Returns once `upstream` lists it as streaming.
+  void Follow(int i, int upstream);
+  // The server Write() and WaitStreaming() use: kPrimary until Promote().
+  int current_primary() const { return primary_index_.load(); }
+  // The server's major version (13, 15, 17, ...).
+  int major_version() const { return major_version_; }
+
   // True once every replica's application_name appears with
-  // state 'streaming' in the primary's pg_stat_replication; false at the
-  // deadline (or while the primary is unreachable).
+  // state 'streaming' in the current primary's pg_stat_replication; false at
+  // the deadline (or while the primary is unreachable).
   bool WaitStreaming(std::chrono::milliseconds timeout);
 
   // The temp dir holding the data dirs and logs.
@@ -139,8 +157,9 @@ class TestCluster {
 
   Server& At(int server);
   const Server& At(int server) const;
-  std::vector<std::string> AsPostgres(std::vector<std::string> argv) const;
-  std::string Bin(const std::string& tool) const;
+  // The command line that runs a server tool ({"pg_ctl", args...}) as the
+  // postgres user, from the runner or the bindir.
+  std::vector<std::string> Pg(std::vector<std::string> argv) const;
   std::string ReplicaConninfo(int i, int port) const;
   void Create();
   void Cleanup() noexcept;
@@ -148,6 +167,9 @@ class TestCluster {
 
   ClusterOptions options_;
   std::string bindir_;
+  std::string runner_;
+  int major_version_ = 0;
+  std::atomic<int> primary_index_{kPrimary};  // read by writer threads
   std::string dir_;
   bool as_root_ = false;
   Server primary_;
