@@ -497,16 +497,20 @@ def overview():
 
     L.row("Cluster $cluster")
     L.add(stat("Primary", targets(
-        (f'max(pg_replica_up{{{C}, role="primary"}})', "")),
-        "Whether the exporter can poll the configured primary "
-        "(pg_replica_up{role=\"primary\"}). Alert: PgPrimaryDown.",
+        (f'max(pg_replica_up{{{C}}} and on (server) '
+         f'(pg_replica_is_primary{{{C}}} == 1))', "")),
+        "Whether the exporter can poll the primary: the server observed out "
+        "of recovery (pg_replica_is_primary), the configured one until a "
+        "failover. Alert: PgPrimaryDown.",
         mappings=UP_MAP, thresholds=steps(("red", None), ("green", 1))), 3, 4)
     L.add(stat("Replicas up", targets(
-        (f'sum(max by (server) (pg_replica_up{{{C}, role="replica"}}))', "up"),
-        (f'count(max by (server) (pg_replica_up{{{C}, role="replica"}}))',
-         "configured")),
-        "Replicas the exporter can poll, and replicas configured. "
-        "Alert: PgReplicaDown.", color_mode="value", decimals=0), 3, 4)
+        (f'sum(max by (server) (pg_replica_up{{{C}}} unless on (server) '
+         f'(pg_replica_is_primary{{{C}}} == 1)))', "up"),
+        (f'count(max by (server) (pg_replica_up{{{C}}} unless on (server) '
+         f'(pg_replica_is_primary{{{C}}} == 1)))', "configured")),
+        "Servers other than the primary that the exporter can poll, and how "
+        "many there are. Alert: PgReplicaDown.", color_mode="value",
+        decimals=0), 3, 4)
     L.add(stat("Replicas in rotation", targets(
         (f"sum(max by (server) (pg_replica_healthy{{{C}}}))", "in rotation")),
         "Replicas the routing model sends reads to (pg_replica_healthy): "
