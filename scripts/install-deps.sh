@@ -14,6 +14,8 @@ PACKAGES=(
   # tests and demo: PostgreSQL 15 servers, promtool/amtool, tools
   postgresql-15 postgresql-client-15 prometheus prometheus-alertmanager
   curl python3 procps util-linux ca-certificates
+  # the PostgreSQL versions tier: trees of Debian 11 / 13 / unstable
+  debootstrap zstd
 )
 
 # One dpkg-query for all: "name status" lines for the known ones.

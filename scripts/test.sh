@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Builds pg_replica_exporter and runs every test tier, as CI does:
 #   1. dependencies (scripts/install-deps.sh)
-#   2. Debug build in build/ (Ninja, -j2), then ctest by label:
-#      unit, integration (real PostgreSQL clusters), e2e (the agent binary
-#      against a cluster), rules (promtool/amtool), and any unlabelled test
-#   3. ASan+UBSan build in build-asan/: unit and integration tests
-#   4. TSan build in build-tsan/: unit tests
+#   2. Debug build in build/ (Ninja, -j2)
+#   3. two lanes at once (2 cores; builds run niced so that tests keep
+#      their timing):
+#      tests:  ctest by label: unit, rules, integration (real PostgreSQL
+#              clusters), e2e (the agent, Prometheus, Alertmanager), then
+#              versions (the [versions] cases against PostgreSQL 13, 17 and
+#              18 from debootstrapped trees, scripts/pg-tree.sh)
+#      builds: the PostgreSQL trees (cached tarballs), the ASan+UBSan build
+#              in build-asan/, the TSan build in build-tsan/
+#   4. two lanes again: ASan+UBSan unit and integration tests; TSan unit
+#      tests
+# Every lane logs to BUILD/lanes/<lane>.log; a failing step's log is printed.
 # Prints timings, and as its last line "summary: N passed, M failed" where
 # each counts build steps and ctest runs. Exits non-zero if anything failed.
 #
-#   scripts/test.sh [--no-sanitizers] [--no-deps]
+#   scripts/test.sh [--no-sanitizers] [--no-deps] [--no-versions]
 # Environment: PGRE_BUILD_DIR (default build; sanitizer dirs get -asan and
-# -tsan appended), PGRE_ASAN_INTEGRATION=0 to run only unit tests under ASan.
+# -tsan appended), PGRE_ASAN_INTEGRATION=0 to run only unit tests under ASan,
+# PGRE_PG_VERSIONS (default "13 17 18"), PGRE_CACHE_DIR (chroot tarballs,
+# default /var/cache/pg_replica_exporter-ci, outside the clone).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,11 +28,13 @@ cd "$ROOT"
 
 sanitizers=1
 deps=1
+versions=1
 for arg in "$@"; do
   case "$arg" in
     --no-sanitizers) sanitizers=0 ;;
     --no-deps) deps=0 ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-versions) versions=0 ;;
+    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -31,16 +42,18 @@ done
 BUILD=${PGRE_BUILD_DIR:-build}
 ASAN_BUILD=${BUILD}-asan
 TSAN_BUILD=${BUILD}-tsan
+PG_VERSIONS=${PGRE_PG_VERSIONS:-13 17 18}
 JOBS=2
 CTEST_ARGS=(--output-on-failure --timeout 600)
-
-passed=0
-failed=0
-failures=()
-timings=()
+LANES=$BUILD/lanes
+RESULTS=$LANES/results
 start_all=$SECONDS
 
-# step NAME COMMAND...: runs COMMAND, records pass/fail and its duration.
+mkdir -p "$LANES"
+: >"$RESULTS"
+
+# step NAME COMMAND...: runs COMMAND, records "ok|FAILED NAME SECONDS" in
+# $RESULTS (lanes are subshells: the file is how they report).
 step() {
   local name=$1 t0=$SECONDS rc
   shift
@@ -50,20 +63,18 @@ step() {
   rc=$?
   local dt=$((SECONDS - t0))
   if [[ $rc -eq 0 ]]; then
-    passed=$((passed + 1))
-    timings+=("$(printf '%-48s ok     %4ds' "$name" "$dt")")
+    printf 'ok|%s|%d\n' "$name" "$dt" >>"$RESULTS"
     echo "=== $name: ok (${dt}s)"
   else
-    failed=$((failed + 1))
-    failures+=("$name")
-    timings+=("$(printf '%-48s FAILED %4ds' "$name" "$dt")")
+    printf 'FAILED|%s|%d\n' "$name" "$dt" >>"$RESULTS"
     echo "=== $name: FAILED (exit $rc, ${dt}s)"
   fi
   return $rc
 }
 
 # ctest_tier BUILD_DIR LABEL [extra ctest args]: the tests labelled LABEL;
-# skipped (not counted) when there are none.
+# skipped (not counted) when there are none. $TIER_NOTE, when set, is added
+# to the step's name.
 ctest_tier() {
   local dir=$1 label=$2
   shift 2
@@ -72,10 +83,10 @@ ctest_tier() {
     sed -n 's/^Total Tests: \([0-9]*\)$/\1/p')
   if [[ "${count:-0}" -eq 0 ]]; then
     echo "=== $dir: no tests labelled $label, skipped"
-    timings+=("$(printf '%-48s skipped (no tests)' "ctest $dir -L $label")")
+    printf 'skipped|ctest %s -L %s%s|0\n' "$dir" "$label" "${TIER_NOTE:-}" >>"$RESULTS"
     return 0
   fi
-  step "ctest $dir -L $label ($count)" \
+  step "ctest $dir -L $label${TIER_NOTE:-} ($count)" \
     ctest --test-dir "$dir" -L "^${label}\$" "${CTEST_ARGS[@]}" "$@"
 }
 
@@ -91,19 +102,54 @@ unit_targets() {
 configure() {
   local dir=$1
   shift
+  mkdir -p "$dir"
   cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug "$@" >"$dir/configure.log" 2>&1 ||
     { cat "$dir/configure.log"; return 1; }
 }
 
+# lane NAME FUNCTION: runs FUNCTION in the background with its output in
+# $LANES/NAME.log; `wait_lanes` waits for all and prints failed lanes' logs.
+lane_pids=()
+lane_names=()
+lane() {
+  local name=$1 fn=$2
+  "$fn" >"$LANES/$name.log" 2>&1 &
+  lane_pids+=($!)
+  lane_names+=("$name")
+  echo "=== lane $name started (log: $LANES/$name.log)"
+}
+wait_lanes() {
+  local i
+  for i in "${!lane_pids[@]}"; do
+    wait "${lane_pids[$i]}"
+    local log=$LANES/${lane_names[$i]}.log
+    if grep -q '^=== .*: FAILED' "$log"; then
+      echo "=== lane ${lane_names[$i]}: failures; its log follows"
+      cat "$log"
+    else
+      echo "=== lane ${lane_names[$i]}: ok"
+      grep '^=== .*: ok (' "$log"
+    fi
+  done
+  lane_pids=()
+  lane_names=()
+}
+
 summary() {
+  local passed failed
+  passed=$(grep -c '^ok|' "$RESULTS")
+  failed=$(grep -c '^FAILED|' "$RESULTS")
   echo
   echo "=== timings"
-  printf '  %s\n' "${timings[@]}"
-  printf '  %-48s        %4ds\n' "total" "$((SECONDS - start_all))"
-  if [[ ${#failures[@]} -gt 0 ]]; then
-    echo "=== failed: ${failures[*]}"
+  while IFS='|' read -r status name secs; do
+    printf '  %-56s %-7s %4ss\n' "$name" "$status" "$secs"
+  done <"$RESULTS"
+  printf '  %-56s         %4ds\n' "total" "$((SECONDS - start_all))"
+  if [[ $failed -gt 0 ]]; then
+    echo "=== failed: $(grep '^FAILED|' "$RESULTS" | cut -d'|' -f2 | paste -sd, -)"
   fi
   echo "summary: $passed passed, $failed failed"
+  [[ $failed -eq 0 ]]
 }
 
 export CI=${CI:-}
@@ -120,48 +166,80 @@ if [[ $deps -eq 1 ]]; then
   fi
 fi
 
-# 2. Debug build and every tier.
-mkdir -p "$BUILD"
-if step "configure $BUILD" configure "$BUILD" -DPGRE_SANITIZE= &&
-  step "build $BUILD" cmake --build "$BUILD" -j"$JOBS"; then
+# 2. The Debug build: every tier needs it.
+if ! { step "configure $BUILD" configure "$BUILD" -DPGRE_SANITIZE= &&
+  step "build $BUILD" cmake --build "$BUILD" -j"$JOBS"; }; then
+  summary
+  exit 1
+fi
+
+# 3a. Tests of the Debug build.
+debug_tests() {
   ctest_tier "$BUILD" unit -j"$JOBS"
+  ctest_tier "$BUILD" rules -j"$JOBS"
   ctest_tier "$BUILD" integration
   ctest_tier "$BUILD" e2e
-  ctest_tier "$BUILD" rules -j"$JOBS"
   # Anything without a tier label (including Catch's *_NOT_BUILT markers).
-  others=$(ctest --test-dir "$BUILD" -N -LE '^(unit|integration|e2e|rules)$' 2>/dev/null |
+  local others
+  others=$(ctest --test-dir "$BUILD" -N -LE '^(unit|integration|e2e|rules|versions)$' 2>/dev/null |
     sed -n 's/^Total Tests: \([0-9]*\)$/\1/p')
   if [[ "${others:-0}" -gt 0 ]]; then
     step "ctest $BUILD unlabelled ($others)" ctest --test-dir "$BUILD" \
-      -LE '^(unit|integration|e2e|rules)$' "${CTEST_ARGS[@]}"
+      -LE '^(unit|integration|e2e|rules|versions)$' "${CTEST_ARGS[@]}"
   fi
-fi
+  if [[ $versions -eq 1 ]]; then
+    local v runner
+    for v in $PG_VERSIONS; do
+      # The builds lane prepared the tree; this waits for its lock if not.
+      if ! runner=$("$ROOT/scripts/pg-tree.sh" "$v"); then
+        printf 'FAILED|PostgreSQL %s tree|0\n' "$v" >>"$RESULTS"
+        continue
+      fi
+      PGRE_PG_RUNNER=$runner PGRE_PG_EXPECT_MAJOR=$v TIER_NOTE=", PostgreSQL $v" \
+        ctest_tier "$BUILD" versions
+    done
+  fi
+}
 
-if [[ $sanitizers -eq 1 ]]; then
-  # 3. ASan + UBSan: unit tests, and integration tests (they exercise the
-  # libpq and HTTP paths against real servers).
-  mkdir -p "$ASAN_BUILD"
+# 3b. Builds, niced: the PostgreSQL trees, then the sanitizer builds.
+builds() {
+  if [[ $versions -eq 1 ]]; then
+    local v
+    for v in $PG_VERSIONS; do
+      step "PostgreSQL $v tree" nice -n 15 "$ROOT/scripts/pg-tree.sh" "$v"
+    done
+  fi
+  [[ $sanitizers -eq 1 ]] || return 0
   if step "configure $ASAN_BUILD" configure "$ASAN_BUILD" -DPGRE_SANITIZE=address,undefined; then
-    asan_targets=$(unit_targets "$ASAN_BUILD")
-    asan_integration=${PGRE_ASAN_INTEGRATION:-1}
-    if [[ $asan_integration -eq 1 ]]; then asan_targets+=" integration_tests"; fi
+    local targets
+    targets=$(unit_targets "$ASAN_BUILD")
+    if [[ ${PGRE_ASAN_INTEGRATION:-1} -eq 1 ]]; then targets+=" integration_tests"; fi
     # shellcheck disable=SC2086
-    if step "build $ASAN_BUILD" cmake --build "$ASAN_BUILD" -j"$JOBS" --target $asan_targets; then
-      ctest_tier "$ASAN_BUILD" unit -j"$JOBS"
-      if [[ $asan_integration -eq 1 ]]; then ctest_tier "$ASAN_BUILD" integration; fi
-    fi
+    step "build $ASAN_BUILD" nice -n 15 cmake --build "$ASAN_BUILD" -j"$JOBS" --target $targets
   fi
-
-  # 4. TSan: unit tests (the concurrency lives in the modules).
-  mkdir -p "$TSAN_BUILD"
   if step "configure $TSAN_BUILD" configure "$TSAN_BUILD" -DPGRE_SANITIZE=thread; then
-    tsan_targets=$(unit_targets "$TSAN_BUILD")
     # shellcheck disable=SC2086
-    if step "build $TSAN_BUILD" cmake --build "$TSAN_BUILD" -j"$JOBS" --target $tsan_targets; then
-      ctest_tier "$TSAN_BUILD" unit -j"$JOBS"
-    fi
+    step "build $TSAN_BUILD" nice -n 15 cmake --build "$TSAN_BUILD" -j"$JOBS" --target $(unit_targets "$TSAN_BUILD")
   fi
+}
+
+lane tests debug_tests
+lane builds builds
+wait_lanes
+
+# 4. Sanitizer tests, two lanes.
+built() { grep -q "^ok|build $1|" "$RESULTS"; }
+asan_tests() {
+  ctest_tier "$ASAN_BUILD" unit -j"$JOBS"
+  if [[ ${PGRE_ASAN_INTEGRATION:-1} -eq 1 ]]; then ctest_tier "$ASAN_BUILD" integration; fi
+}
+tsan_tests() {
+  ctest_tier "$TSAN_BUILD" unit -j"$JOBS"
+}
+if [[ $sanitizers -eq 1 ]]; then
+  if built "$ASAN_BUILD"; then lane asan asan_tests; fi
+  if built "$TSAN_BUILD"; then lane tsan tsan_tests; fi
+  wait_lanes
 fi
 
 summary
-[[ $failed -eq 0 ]]

@@ -12,10 +12,13 @@ using std::chrono::seconds;
 // A collector that reads one integer into max_connections.
 class IntCollector : public Collector {
  public:
-  IntCollector(std::string name, std::string query)
-      : name_(std::move(name)), query_(std::move(query)) {}
+  IntCollector(std::string name, std::string query, int min_version = 100000)
+      : name_(std::move(name)),
+        query_(std::move(query)),
+        min_version_(min_version) {}
   std::string_view Name() const override { return name_; }
   std::string_view Query() const override { return query_; }
+  int MinServerVersion() const override { return min_version_; }
   Status Parse(const QueryResult& r, ServerSample* s) const override {
     if (r.rows.size() != 1 || !r.rows[0][0]) return Status::Error("shape");
     s->max_connections = std::stoi(*r.rows[0][0]);
@@ -24,6 +27,7 @@ class IntCollector : public Collector {
 
  private:
   std::string name_, query_;
+  int min_version_;
 };
 
 QueryResult Rows(std::vector<std::optional<std::string>> row) {
@@ -90,6 +94,35 @@ TEST_CASE("garbage from a lying server fails only that collector", "[poller]") {
   REQUIRE(out);
   CHECK(out->ok);
   CHECK_FALSE(out->sample.collector_success["activity"]);
+}
+
+TEST_CASE("a server older than a collector's minimum skips only that one",
+          "[poller]") {
+  Fixture f;
+  f.collectors.push_back(
+      std::make_unique<IntCollector>("wal_receiver", "Q13", 130000));
+  f.fake->Answer("Q13", Rows({"5"}));
+  f.fake->server_version = 120017;  // PostgreSQL 12.17
+  Poller poller(f.server, f.config, &f.factory, &f.collectors, &f.clock);
+  auto out = poller.PollOnce();
+  REQUIRE(out);
+  CHECK(out->ok);  // the server stays up: no eviction for an old version
+  CHECK(out->sample.server_version == 120017);
+  CHECK(out->sample.collector_success["server"]);
+  CHECK(out->sample.collector_success["activity"]);
+  CHECK(out->sample.collector_success.count("wal_receiver") == 1);
+  CHECK_FALSE(out->sample.collector_success["wal_receiver"]);
+  CHECK(out->sample.max_connections == 7);  // Q13 never ran
+  // A newer server runs it.
+  f.fake->server_version = 150018;
+  f.fake->reachable = false;
+  poller.PollOnce();  // drops the connection
+  f.fake->reachable = true;
+  f.clock.Advance(seconds(60));
+  out = poller.PollOnce();
+  REQUIRE(out);
+  CHECK(out->sample.collector_success["wal_receiver"]);
+  CHECK(out->sample.max_connections == 5);
 }
 
 TEST_CASE("without the server collector the poll fails", "[poller]") {

@@ -127,7 +127,7 @@ bool WaitAllUpWithLag(const AgentProcess& agent, milliseconds timeout) {
       timeout, kStep);
 }
 
-TEST_CASE("all four servers up, idle lag under 1 s", "[agent]") {
+TEST_CASE("all four servers up, idle lag under 1 s", "[agent][versions]") {
   TestCluster cluster;
   AgentProcess agent(cluster);
   REQUIRE(WaitAllUpWithLag(agent, seconds(20)));
@@ -151,7 +151,7 @@ TEST_CASE("all four servers up, idle lag under 1 s", "[agent]") {
 }
 
 TEST_CASE("paused replay: lag passes 5 s on that replica only, then recovers",
-          "[agent]") {
+          "[agent][versions]") {
   TestCluster cluster;
   AgentProcess agent(cluster);
   REQUIRE(WaitAllUpWithLag(agent, seconds(20)));
@@ -201,7 +201,7 @@ TEST_CASE("paused replay: lag passes 5 s on that replica only, then recovers",
 }
 
 TEST_CASE("cut WAL receiver: lag grows, not streaming, then recovers",
-          "[agent]") {
+          "[agent][versions]") {
   TestCluster cluster;
   AgentProcess agent(cluster);
   REQUIRE(WaitAllUpWithLag(agent, seconds(20)));
@@ -256,7 +256,7 @@ TEST_CASE("cut WAL receiver: lag grows, not streaming, then recovers",
 }
 
 TEST_CASE("stopped replica: down with no lag series, then back with a lag",
-          "[agent]") {
+          "[agent][versions]") {
   TestCluster cluster;
   AgentProcess agent(cluster);
   REQUIRE(WaitAllUpWithLag(agent, seconds(20)));

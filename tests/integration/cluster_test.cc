@@ -4,6 +4,7 @@
 #include "support/cluster.h"
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <chrono>
 #include <string>
 
@@ -32,9 +33,19 @@ Lsn PrimaryLsn(TestCluster& c) {
 }
 
 TEST_CASE(
-    "cluster fixture: TestCluster starts a primary with streaming replicas") {
+    "cluster fixture: TestCluster starts a primary with streaming replicas",
+    "[versions]") {
   TestCluster c;
   REQUIRE(c.replica_count() == 3);
+  // The version the servers run is the fixture's, and the one the versions
+  // tier asked for (so that tier cannot pass on the default version).
+  const std::string version =
+      c.Psql(TestCluster::kPrimary, "SHOW server_version_num");
+  CHECK(version.substr(0, version.size() - 4) ==
+        std::to_string(c.major_version()));
+  if (const char* want = std::getenv("PGRE_PG_EXPECT_MAJOR")) {
+    CHECK(std::to_string(c.major_version()) == want);
+  }
   CHECK(c.WaitStreaming(seconds(1)));
   CHECK(c.Psql(TestCluster::kPrimary, "SELECT pg_is_in_recovery()") == "f");
   CHECK(c.Psql(TestCluster::kPrimary,
@@ -58,7 +69,8 @@ TEST_CASE(
 
 TEST_CASE(
     "cluster fixture: TestCluster knobs: pause replay, stop/start, cut "
-    "receiver") {
+    "receiver",
+    "[versions]") {
   TestCluster c({.replicas = 2, .password = "s3cret 'pw'"});
   CHECK(c.PrimaryDsn().find("user=monitor") != std::string::npos);
   std::string out;

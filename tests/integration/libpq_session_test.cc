@@ -201,7 +201,7 @@ ServerSample Collect(TestCluster& c, int server) {
   return sample;
 }
 
-TEST_CASE("Collectors run on a primary as pg_monitor") {
+TEST_CASE("Collectors run on a primary as pg_monitor", "[versions]") {
   TestCluster& c = Cluster();
   REQUIRE(c.WaitStreaming(seconds(30)));
   // An idle client of another role, for the activity collector (with an
@@ -238,7 +238,7 @@ TEST_CASE("Collectors run on a primary as pg_monitor") {
   CHECK(s.connections_by_state.count("idle") == 1);
 }
 
-TEST_CASE("Collectors run on a replica as pg_monitor") {
+TEST_CASE("Collectors run on a replica as pg_monitor", "[versions]") {
   TestCluster& c = Cluster();
   REQUIRE(c.WaitStreaming(seconds(30)));
   c.Psql(0, "SELECT pg_create_physical_replication_slot('standby_slot')");
