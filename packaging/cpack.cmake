@@ -90,16 +90,19 @@ The package contains the agent with a hardened systemd service, an example
 configuration, Prometheus alert and recording rules and Grafana dashboards.")
 
 # Run-time libraries: computed by dpkg-shlibdeps from what the binary really
-# links (libpq5, libcivetweb1, libprometheus-cpp-core1.0, libyaml-cpp0.7,
+# links (libpq5, libevent-core-2.1-7, libevent-extra-2.1-7,
+# libevent-openssl-2.1-7, libevent-pthreads-2.1-7,
+# libssl3, zlib1g, libcrypt1, libprometheus-cpp-core1.0, libyaml-cpp0.7,
 # libspdlog1.10, libfmt9, libstdc++6, libgcc-s1, libc6 on Debian 12), else
-# the Debian 12 list. adduser: postinst creates the system user.
+# the Debian 12 list. TLS is OpenSSL linked, not loaded by file name, so
+# these are all it needs. adduser: postinst creates the system user.
 find_program(PGRE_DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(PGRE_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-      "adduser, libc6 (>= 2.34), libcivetweb1 (>= 1.15), libfmt9 (>= 9.1.0), libgcc-s1 (>= 3.0), libpq5 (>= 15), libprometheus-cpp-core1.0 (>= 1.0.1), libspdlog1.10 (>= 1:1.10.0), libstdc++6 (>= 12), libyaml-cpp0.7 (>= 0.7.0)")
+      "adduser, libc6 (>= 2.34), libcrypt1 (>= 1:4.1.0), libevent-core-2.1-7 (>= 2.1.8), libevent-extra-2.1-7 (>= 2.1.8), libevent-openssl-2.1-7 (>= 2.1.8), libevent-pthreads-2.1-7 (>= 2.1.8), libfmt9 (>= 9.1.0), libgcc-s1 (>= 3.0), libpq5 (>= 15), libprometheus-cpp-core1.0 (>= 1.0.1), libspdlog1.10 (>= 1:1.10.0), libssl3 (>= 3.0.0), libstdc++6 (>= 12), libyaml-cpp0.7 (>= 0.7.0), zlib1g (>= 1:1.2.0)")
 endif()
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "prometheus, prometheus-alertmanager")
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -16,9 +17,11 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "app/logging.h"
 #include "cluster/cluster_state.h"
+#include "common/redact.h"
 #include "config/config.h"
 #include "http/api.h"
 #include "http/http_server.h"
@@ -27,6 +30,7 @@
 #include "probe/route_check.h"
 #include "probe/routing_loop.h"
 #include "state/state_file.h"
+#include "web/web_config.h"
 
 extern char** environ;
 
@@ -50,6 +54,9 @@ constexpr auto kStateSaveInterval = std::chrono::seconds(10);
 
 struct Flags {
   std::string listen_address = kDefaultListenAddress;
+  std::string web_config_file;
+  HttpLimits http_limits;
+  std::string unauthenticated_paths = "/-/healthy,/-/ready";
   std::string state_directory;  // "" = no state file
   std::string telemetry_path = "/metrics";
   std::string config_file;
@@ -184,7 +191,36 @@ RestoreInput InitialRestore(const Flags& flags, const Config& config) {
   return ReadStateFile(flags.state_directory, config.cluster, BootId());
 }
 
-int Serve(const Flags& flags, Config config) {
+std::vector<std::string> SplitPaths(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const auto comma = list.find(',', start);
+    std::string item = list.substr(start, comma - start);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// The web config of --web.config.file, or none. Nullopt after logging the
+// error.
+std::optional<WebSecurity> LoadWebSecurity(const Flags& flags) {
+  if (flags.web_config_file.empty()) return WebSecurity{};
+  std::string error;
+  auto security = LoadWebConfigFile(flags.web_config_file, &error);
+  if (!security) spdlog::error("{}", error);
+  return security;
+}
+
+std::string DescribeSecurity(const WebSecurity& s) {
+  std::string out = s.tls ? "TLS" : "plain HTTP";
+  out += s.auth && !s.auth->empty() ? ", basic auth" : ", no auth";
+  return out;
+}
+
+int Serve(const Flags& flags, Config config, WebSecurity security) {
   // Signals are taken synchronously by this thread; every thread started
   // from here on inherits the blocked mask.
   sigset_t signals;
@@ -224,19 +260,38 @@ int Serve(const Flags& flags, Config config) {
           .Add({});
   reload_ok.Set(1);
   reload_time.Set(ToUnixSeconds(Clock::Real()->WallNow()));
+  auto& web_reload_ok =
+      prometheus::BuildGauge()
+          .Name("pg_replica_exporter_web_config_last_reload_successful")
+          .Help("Whether the last load of --web.config.file succeeded.")
+          .Register(api.self_registry())
+          .Add({});
+  web_reload_ok.Set(1);
 
+  // The HTTP server's own counters, once it runs (set before it serves, so
+  // that no request reads the Api while this thread writes it).
+  auto http_stats = std::make_shared<std::atomic<const HttpServer*>>(nullptr);
+  api.SetExtraMetrics([http_stats] {
+    const HttpServer* s = http_stats->load();
+    return s != nullptr ? s->StatsFamilies()
+                        : std::vector<prometheus::MetricFamily>{};
+  });
   std::string error;
-  auto server = HttpServer::Start(flags.listen_address, &api, &error);
+  auto server =
+      HttpServer::Start(flags.listen_address, &api, flags.http_limits,
+                        std::make_shared<const WebSecurity>(security),
+                        SplitPaths(flags.unauthenticated_paths), &error);
   if (!server) {
     spdlog::error("{}", error);
     return kExitFailure;
   }
+  http_stats->store(server.get());
   spdlog::info(
       "pg_replica_exporter {} ({}) cluster={} config={} servers: {}; "
-      "listening on {} (port {}), metrics at {}",
+      "listening on {} (port {}, {}), metrics at {}",
       PGRE_VERSION, PGRE_REVISION, config.cluster, config.source,
       DescribeServers(config), flags.listen_address, server->port(),
-      flags.telemetry_path);
+      DescribeSecurity(security), flags.telemetry_path);
   pipeline->Start();
 
   while (true) {
@@ -246,6 +301,19 @@ int Serve(const Flags& flags, Config config) {
       spdlog::info("received {}, shutting down",
                    sig == SIGINT ? "SIGINT" : "SIGTERM");
       break;
+    }
+    if (!flags.web_config_file.empty()) {
+      std::string web_error;
+      if (auto next = LoadWebConfigFile(flags.web_config_file, &web_error)) {
+        spdlog::info("reloaded {}: {}", flags.web_config_file,
+                     DescribeSecurity(*next));
+        server->SetSecurity(std::make_shared<const WebSecurity>(*next));
+        web_reload_ok.Set(1);
+      } else {
+        web_reload_ok.Set(0);
+        spdlog::error("web config reload failed, keeping the running one: {}",
+                      web_error);
+      }
     }
     if (flags.config_file.empty()) {
       spdlog::info(
@@ -277,7 +345,8 @@ int Serve(const Flags& flags, Config config) {
     reload_ok.Set(1);
     reload_time.Set(ToUnixSeconds(Clock::Real()->WallNow()));
   }
-  server.reset();
+  server.reset();  // no request runs past this
+  http_stats->store(nullptr);
   pipeline.reset();
   spdlog::info("stopped");
   return kExitOk;
@@ -295,6 +364,25 @@ int RunApp(int argc, char** argv) {
   Flags flags;
   app.add_option("--web.listen-address", flags.listen_address,
                  "Address to listen on for HTTP")
+      ->capture_default_str();
+  app.add_option("--web.config.file", flags.web_config_file,
+                 "TLS and basic auth settings, in the Prometheus "
+                 "exporter-toolkit format (reloaded on SIGHUP)");
+  app.add_option("--web.unauthenticated-paths", flags.unauthenticated_paths,
+                 "Comma-separated paths served without basic auth (what a "
+                 "load balancer or systemd polls)")
+      ->capture_default_str();
+  app.add_option("--web.max-connections", flags.http_limits.max_connections,
+                 "Most open HTTP connections; more are closed at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  std::string request_timeout = "5s", idle_timeout = "2m";
+  app.add_option("--web.request-timeout", request_timeout,
+                 "Time a client has to send a whole request (TLS handshake "
+                 "included)")
+      ->capture_default_str();
+  app.add_option("--web.idle-timeout", idle_timeout,
+                 "An HTTP connection silent this long is closed")
       ->capture_default_str();
   app.add_option("--web.telemetry-path", flags.telemetry_path,
                  "Path under which to expose metrics")
@@ -345,11 +433,33 @@ int RunApp(int argc, char** argv) {
     spdlog::error("--web.telemetry-path: must start with '/'");
     return kExitBadInput;
   }
-  std::string ports;
-  if (!ToCivetwebPorts(flags.listen_address, &ports, &error)) {
+  if (!ParseListenAddress(flags.listen_address, &error)) {
     spdlog::error("--web.listen-address: {}", error);
     return kExitBadInput;
   }
+  for (auto [flag, text, out] :
+       {std::tuple{"--web.request-timeout", &request_timeout,
+                   &flags.http_limits.request_timeout},
+        std::tuple{"--web.idle-timeout", &idle_timeout,
+                   &flags.http_limits.idle_timeout}}) {
+    auto d = ParseDuration(*text);
+    if (!d || *d <= Duration::zero()) {
+      spdlog::error("{}: \"{}\" is not a duration like 5s", flag, *text);
+      return kExitBadInput;
+    }
+    *out = *d;
+  }
+  for (const std::string& path : SplitPaths(flags.unauthenticated_paths)) {
+    if (path[0] != '/') {
+      spdlog::error(
+          "--web.unauthenticated-paths: \"{}\" does not start with "
+          "'/'",
+          path);
+      return kExitBadInput;
+    }
+  }
+  std::optional<WebSecurity> security = LoadWebSecurity(flags);
+  if (!security) return kExitBadInput;
   std::optional<Config> config = LoadConfig(flags);
   if (!config) return kExitBadInput;
   if (!flags.state_directory.empty()) {
@@ -362,9 +472,14 @@ int RunApp(int argc, char** argv) {
     }
   }
   if (flags.config_check) {
-    std::printf("configuration OK (%s): cluster %s, servers %s\n",
-                config->source.c_str(), config->cluster.c_str(),
-                DescribeServers(*config).c_str());
+    // Scrubbed as the log is: the DSNs are redacted already, this is the
+    // second line of defence.
+    const std::string line =
+        ScrubSecrets("configuration OK (" + config->source + "): cluster " +
+                     config->cluster + ", servers " + DescribeServers(*config) +
+                     "; web: " + DescribeSecurity(*security) + " (" +
+                     security->source + ")\n");
+    std::fputs(line.c_str(), stdout);
     return kExitOk;
   }
   if (route_check->parsed()) {
@@ -372,7 +487,7 @@ int RunApp(int argc, char** argv) {
     return RunRouteCheck(*config, route_check_reads, &sessions, Clock::Real(),
                          std::cout);
   }
-  return Serve(flags, *config);
+  return Serve(flags, *config, std::move(*security));
 }
 
 }  // namespace pgre
