@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "common/redact.h"
+#include "common/text.h"
 #include "config/config_keys.h"
+#include "config/dsn.h"
 
 namespace pgre {
 namespace {
@@ -61,7 +63,8 @@ class YamlLoader {
       config = LoadImpl(text);
     } catch (const YAML::Exception& e) {  // defensive: node access errors
       const int line = e.mark.line >= 0 ? e.mark.line + 1 : 1;
-      error_ = name_ + ":" + std::to_string(line) + ": YAML error: " + e.msg;
+      error_ = name_ + ":" + std::to_string(line) +
+               ": YAML error: " + EscapeControl(e.msg);
       config.reset();
     }
     if (!config) *error = ScrubSecrets(error_);
@@ -75,8 +78,8 @@ class YamlLoader {
       root = YAML::Load(text);
     } catch (const YAML::Exception& e) {
       const int line = e.mark.line >= 0 ? e.mark.line + 1 : 1;
-      error_ =
-          name_ + ":" + std::to_string(line) + ": YAML syntax error: " + e.msg;
+      error_ = name_ + ":" + std::to_string(line) +
+               ": YAML syntax error: " + EscapeControl(e.msg);
       return std::nullopt;
     }
     RegisterTreeSecrets(root);
@@ -118,8 +121,9 @@ class YamlLoader {
   }
 
   bool Fail(int line, std::string_view key, std::string_view what) {
-    error_ = name_ + ":" + std::to_string(line) + ": " + std::string(key) +
-             ": " + std::string(what);
+    // One printable line, whatever the file's keys and values hold.
+    error_ = EscapeControl(name_ + ":" + std::to_string(line) + ": " +
+                           std::string(key) + ": " + std::string(what));
     return false;
   }
 
@@ -304,9 +308,9 @@ class YamlLoader {
                     "missing");
       }
     }
-    std::string problem;
-    if (!FinishServer(server, &problem)) {
-      return Fail(lines_[path + ".dsn"], path + ".dsn", problem);
+    std::string problem, at;
+    if (!FinishServer(server, &problem, &at)) {
+      return Fail(lines_[path + "." + at], path + "." + at, problem);
     }
     // Where CheckServers points for a server whose name was defaulted.
     if (!lines_.count(path + ".name")) lines_[path + ".name"] = LineOf(anchor);

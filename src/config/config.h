@@ -5,8 +5,9 @@
 // the reference in docs/configuration.md.
 //
 // Loading either returns a complete, validated Config or an error; nothing
-// is ever half-applied. Loading registers every DSN password with
-// RegisterDsnSecrets (common/redact.h), even when loading then fails.
+// is ever half-applied. Loading registers every secret of every DSN, and
+// every password read from a password_file, with the scrubber
+// (common/redact.h, config/dsn.h), even when loading then fails.
 //
 // Thread safety: every function here is safe to call from any thread.
 #ifndef PGRE_CONFIG_CONFIG_H_
@@ -29,8 +30,15 @@ struct ServerConfig {
   // libpq connection string, URI or key=value form, exactly as configured.
   // SECRET: may hold a password. Never log, publish or put in an error.
   std::string dsn;
-  // The DSN with any password replaced by "xxxxx"; safe to log.
+  // The DSN's options as key=value, every secret one (password,
+  // sslpassword) written "xxxxx"; safe to log.
   std::string redacted_dsn;
+  // A file holding the password (its first line), e.g. a systemd
+  // credential or a Kubernetes secret; read at every (re)load.
+  std::string password_file;
+  // SECRET: the password read from password_file ("" without one). Given
+  // to libpq beside the DSN, never put into it.
+  std::string password;
   // "host:port" (or the socket directory) without credentials, for JSON.
   std::string endpoint;
   // The first host (or hostaddr, or socket directory) and port of the DSN,

@@ -178,6 +178,18 @@ constexpr ServerKeyDef kServerKeys[] = {
             "(`~/.pgpass`, `PGPASSFILE`) keeps it out of the config "
             "altogether.",
      .string_field = [](ServerConfig& s) { return &s.dsn; }},
+    {.key = "password_file",
+     .type = KeyType::kString,
+     .default_text = "(none)",
+     .replica_only = false,
+     .required_primary = false,
+     .required_replica = false,
+     .doc = "A file whose first line is the password (a systemd "
+            "credential, `$CREDENTIALS_DIRECTORY/...`, or a mounted "
+            "Kubernetes secret), so that none sits in the YAML. Read at "
+            "start and at every reload. Not with a password in `dsn`. "
+            "libpq's `passfile` (in the DSN, or `PGPASSFILE`) works too.",
+     .string_field = [](ServerConfig& s) { return &s.password_file; }},
     {.key = "application_name",
      .type = KeyType::kString,
      .default_text = "the server's `name`",

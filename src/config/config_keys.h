@@ -109,12 +109,15 @@ std::optional<int> ParseIntValue(const std::string& text, int min,
 std::optional<std::uint64_t> ParseBytes(const std::string& text,
                                         std::string* problem);
 
-// Completes a server whose name, role, dsn (and for replicas
+// Completes a server whose name, role, dsn (and optionally password_file,
 // application_name and weight) are set: registers the DSN's secrets,
-// validates the DSN with libpq, and fills redacted_dsn, endpoint and a
-// defaulted application_name. Returns true, or false with *problem set to
-// a description free of secrets.
-bool FinishServer(ServerConfig* server, std::string* problem);
+// validates the DSN with libpq, reads the password file, and fills
+// redacted_dsn, endpoint, password and a defaulted application_name.
+// Returns true, or false with *problem set to a description free of
+// secrets and, when `key` is non-null, *key to the server key at fault
+// ("dsn" or "password_file").
+bool FinishServer(ServerConfig* server, std::string* problem,
+                  std::string* key = nullptr);
 
 // Cross-server checks of a loaded config: unique server names and unique
 // replica application_names. Returns true, or false with *key set to the

@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
@@ -54,7 +56,7 @@ TEST_CASE("Minimal config gets every default", "[config]") {
   CHECK(p.name == "primary");
   CHECK(p.role == Role::kPrimary);
   CHECK(p.dsn == "postgresql://mon:hunter2-SECRET@db1/app");
-  CHECK(p.redacted_dsn == "postgresql://mon:xxxxx@db1/app");
+  CHECK(p.redacted_dsn == "user=mon password=xxxxx dbname=app host=db1");
   CHECK(p.endpoint == "db1:5432");
   // Loading registered the password: any later text is scrubbed.
   CHECK(ScrubSecrets("x hunter2-SECRET y") == "x xxxxx y");
@@ -72,7 +74,7 @@ primary:
   dsn: "host=db1 port=6432 user=mon password='s3 cr\\'et' dbname=app"
 replicas:
   - name: r1
-    dsn: "postgresql://mon@db2:5433/app?password=pw%21&sslmode=require"
+    dsn: "postgresql://mon@db2:5433/app?password=pwd%21&sslmode=require"
     application_name: walreceiver_r1
     weight: 3
   - name: r2
@@ -105,7 +107,7 @@ lag_status:
   CHECK(config->primary.role == Role::kPrimary);
   CHECK(config->primary.endpoint == "db1:6432");
   CHECK(config->primary.redacted_dsn ==
-        "host=db1 port=6432 user=mon password=xxxxx dbname=app");
+        "user=mon password=xxxxx dbname=app host=db1 port=6432");
 
   REQUIRE(config->replicas.size() == 2);
   const ServerConfig& r1 = config->replicas[0];
@@ -115,7 +117,8 @@ lag_status:
   CHECK(r1.weight == 3);
   CHECK(r1.endpoint == "db2:5433");
   CHECK(r1.redacted_dsn ==
-        "postgresql://mon@db2:5433/app?password=xxxxx&sslmode=require");
+        "user=mon password=xxxxx dbname=app host=db2 port=5433 "
+        "sslmode=require");
   const ServerConfig& r2 = config->replicas[1];
   CHECK(r2.name == "r2");
   CHECK(r2.application_name == "r2");
@@ -135,7 +138,7 @@ lag_status:
   CHECK(config->lag_status.critical == seconds(2));
 
   // Both password forms were registered.
-  CHECK(ScrubSecrets("s3 cr'et|pw!|pw%21") == "xxxxx|xxxxx|xxxxx");
+  CHECK(ScrubSecrets("s3 cr'et|pwd!|pwd%21") == "xxxxx|xxxxx|xxxxx");
 }
 
 TEST_CASE("Endpoints come from the DSN", "[config]") {
@@ -298,16 +301,16 @@ TEST_CASE("Bad configs fail with FILE:LINE: KEY: and no password", "[config]") {
       // DSNs that libpq rejects; each carries the password.
       {"primary:\n  dsn: host=db1 password=hunter2-SECRET bogus=1\n",
        "t.yml:2: primary.dsn: invalid connection string: invalid connection "
-       "option \"bogus\""},
+       "option \"…\""},
       {"primary:\n  dsn: postgresql://mon:hunter2-SECRET@db1/app?foo=bar\n",
        "t.yml:2: primary.dsn: invalid connection string: invalid URI query "
-       "parameter: \"foo\""},
+       "parameter: \"…\""},
       {"primary:\n  dsn: host=db1 password=hunter2 SECRET\n",
        "t.yml:2: primary.dsn: invalid connection string: missing \"=\" after "
-       "\"xxxxx\""},
+       "\"…\""},
       {"primary:\n  dsn: postgresql://mon:hunter2%zz@db1/app\n",
        "t.yml:2: primary.dsn: invalid connection string: invalid "
-       "percent-encoded token: \"xxxxx\""},
+       "percent-encoded token: \"…\""},
       {"primary:\n  dsn: \"host=db1 password='hunter2-SECRET\"\n",
        "t.yml:2: primary.dsn: invalid connection string: unterminated quoted "
        "string"},
@@ -365,6 +368,80 @@ TEST_CASE("LoadConfigFile reads a file and names it in errors", "[config]") {
 
   CHECK_FALSE(LoadConfigFile("/nonexistent/x.yml", &error).has_value());
   CHECK(error == "/nonexistent/x.yml: cannot read: No such file or directory");
+}
+
+}  // namespace
+}  // namespace pgre
+
+namespace pgre {
+namespace {
+
+// A file under /tmp with `content`, removed when the object goes.
+struct PasswordFile {
+  explicit PasswordFile(const std::string& content) {
+    char templ[] = "/tmp/pgre-pwfile-XXXXXX";
+    const int fd = mkstemp(templ);
+    REQUIRE(fd >= 0);
+    path = templ;
+    REQUIRE(write(fd, content.data(), content.size()) ==
+            static_cast<ssize_t>(content.size()));
+    close(fd);
+  }
+  ~PasswordFile() { std::remove(path.c_str()); }
+  std::string path;
+};
+
+TEST_CASE("password_file: read at load, registered, never in the DSN",
+          "[config]") {
+  PasswordFile file("rho-file-secret\nsecond line ignored\n");
+  std::string error;
+  auto config = LoadConfigText(
+      "primary:\n  dsn: host=db1 user=mon\n"
+      "  password_file: " +
+          file.path + "\n",
+      "t.yml", &error);
+  INFO(error);
+  REQUIRE(config);
+  CHECK(config->primary.password == "rho-file-secret");
+  CHECK(config->primary.password_file == file.path);
+  CHECK(config->primary.redacted_dsn == "user=mon host=db1");
+  CHECK(ScrubSecrets("[rho-file-secret]") == "[xxxxx]");
+
+  PasswordFile crlf("sigma-secret\r\n");
+  config = LoadConfigText(
+      "primary:\n  dsn: host=db1\n  password_file: " + crlf.path + "\n",
+      "t.yml", &error);
+  REQUIRE(config);
+  CHECK(config->primary.password == "sigma-secret");
+}
+
+TEST_CASE("password_file: errors name file, line and key", "[config]") {
+  PasswordFile empty("");
+  struct Case {
+    std::string text;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"primary:\n  dsn: host=db1\n  password_file: /nonexistent/pw\n",
+       "t.yml:3: primary.password_file: cannot read /nonexistent/pw: No such "
+       "file or directory"},
+      {"primary:\n  dsn: host=db1\n  password_file: " + empty.path + "\n",
+       "t.yml:3: primary.password_file: " + empty.path + " is empty"},
+      {"primary:\n  dsn: host=db1\n  password_file: /dev/zero\n",
+       "t.yml:3: primary.password_file: /dev/zero: no line break in its "
+       "first 4096 bytes"},
+      {"primary:\n  dsn: host=db1 password=tau-pw\n  password_file: " +
+           empty.path + "\n",
+       "t.yml:2: primary.dsn: the connection string has a password and "
+       "password_file is set: keep one"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.text);
+    std::string error;
+    CHECK_FALSE(LoadConfigText(c.text, "t.yml", &error));
+    CHECK(error == c.error);
+    CHECK(error.find("tau-pw") == std::string::npos);
+  }
 }
 
 }  // namespace

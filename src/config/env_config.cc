@@ -6,8 +6,10 @@
 #include <string>
 
 #include "common/redact.h"
+#include "common/text.h"
 #include "config/config.h"
 #include "config/config_keys.h"
+#include "config/dsn.h"
 
 namespace pgre {
 namespace {
@@ -59,7 +61,8 @@ class EnvLoader {
 
  private:
   bool Fail(std::string_view var, std::string_view what) {
-    error_ = "environment: " + std::string(var) + ": " + std::string(what);
+    error_ = EscapeControl("environment: " + std::string(var) + ": " +
+                           std::string(what));
     return false;
   }
 

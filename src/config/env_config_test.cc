@@ -46,7 +46,7 @@ TEST_CASE("Environment mode: the seed's variables", "[env]") {
   CHECK(config->primary.role == Role::kPrimary);
   CHECK(config->primary.dsn == kUrl);
   CHECK(config->primary.redacted_dsn ==
-        "postgresql://app:xxxxx@primary:5432/hospitality");
+        "user=app password=xxxxx dbname=hospitality host=primary port=5432");
   CHECK(config->primary.endpoint == "primary:5432");
   REQUIRE(config->replicas.size() == 3);
   const std::vector<std::string> names = {"replica1", "replica2", "replica3"};
@@ -133,11 +133,12 @@ TEST_CASE("Environment mode: bad variables", "[env]") {
       {{{"DATABASE_URL", ""}}, "environment: DATABASE_URL: is empty"},
       {{{"DATABASE_URL", "postgresql://app:envpass-9@db1/x?foo=1"}},
        "environment: DATABASE_URL: invalid connection string: invalid URI "
-       "query parameter: \"foo\""},
+       "query parameter: \"…\""},
       {{{"DATABASE_URL", "host=db1 password=envpass-9 oops"}},
-       // "oops" may be the rest of the password: it is scrubbed too.
+       // "oops" may be the rest of the password: libpq quotes it, and every
+       // quoted fragment that is not an option name is hidden.
        "environment: DATABASE_URL: invalid connection string: missing \"=\" "
-       "after \"xxxxx\""},
+       "after \"…\""},
       {{{"USE_READ_REPLICAS", "on"}},
        "environment: USE_READ_REPLICAS: expected true, 1, yes, false, 0 or "
        "no, got \"on\""},
@@ -170,7 +171,7 @@ TEST_CASE("Environment mode: bad variables", "[env]") {
         {"READ_REPLICA_1_CONNECTION_STRING",
          "postgresql://app:envpass-9@r1/x?bad=1"}},
        "environment: READ_REPLICA_1_CONNECTION_STRING: invalid connection "
-       "string: invalid URI query parameter: \"bad\""},
+       "string: invalid URI query parameter: \"…\""},
       {{{"USE_READ_REPLICAS", "true"},
         {"READ_REPLICA_1_CONNECTION_STRING", "host=r1"},
         {"READ_REPLICA_2_APPLICATION_NAME", "x"}},

@@ -2,13 +2,18 @@
 #include <libpq-fe.h>
 #include <pg_config_manual.h>  // DEFAULT_PGSOCKET_DIR
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/redact.h"
 #include "config/config_keys.h"
+#include "config/dsn.h"
 
 namespace pgre {
 namespace {
@@ -38,40 +43,68 @@ std::string Trim(std::string s) {
   return s;
 }
 
-// The option values PQconninfoParse found (only the ones we need).
-struct ParsedDsn {
-  std::string host;
-  std::string hostaddr;
-  std::string port;
-};
+// The first line of a password file, without its line break; nullopt and
+// *problem when it cannot be read or holds nothing. Reads at most
+// kMaxPasswordBytes: a password_file pointing at a device or a huge file
+// must not hang or swell the agent.
+constexpr std::size_t kMaxPasswordBytes = 4096;
+
+std::optional<std::string> ReadPasswordFile(const std::string& path,
+                                            std::string* problem) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *problem = "cannot read " + path + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::string data(kMaxPasswordBytes, '\0');
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
+  data.resize(static_cast<std::size_t>(in.gcount()));
+  const auto newline = data.find('\n');
+  if (newline == std::string::npos && data.size() == kMaxPasswordBytes) {
+    *problem = path + ": no line break in its first " +
+               std::to_string(kMaxPasswordBytes) + " bytes";
+    return std::nullopt;
+  }
+  std::string line = data.substr(0, newline);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) {
+    *problem = path + " is empty";
+    return std::nullopt;
+  }
+  return line;
+}
 
 }  // namespace
 
-bool FinishServer(ServerConfig* server, std::string* problem) {
-  RegisterDsnSecrets(server->dsn);
-  char* err = nullptr;
-  PQconninfoOption* options = PQconninfoParse(server->dsn.c_str(), &err);
-  if (options == nullptr) {
-    std::string message = err != nullptr ? Trim(err) : "out of memory";
-    if (err != nullptr) PQfreemem(err);
-    *problem = ScrubSecrets("invalid connection string: " + message);
+bool FinishServer(ServerConfig* server, std::string* problem,
+                  std::string* key) {
+  if (key != nullptr) *key = "dsn";
+  std::string error;
+  std::optional<ParsedDsn> dsn = ParseDsn(server->dsn, &error);
+  if (!dsn) {
+    *problem = "invalid connection string: " + Trim(error);
     return false;
   }
-  ParsedDsn parsed;
-  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
-    if (o->val == nullptr) continue;
-    const std::string keyword = o->keyword;
-    if (keyword == "password") {
-      RegisterSecret(o->val);  // exactly as libpq will send it
-    } else if (keyword == "host") {
-      parsed.host = o->val;
-    } else if (keyword == "hostaddr") {
-      parsed.hostaddr = o->val;
-    } else if (keyword == "port") {
-      parsed.port = o->val;
+  RegisterDsnSecrets(*dsn);
+  server->password.clear();
+  if (!server->password_file.empty()) {
+    if (!dsn->Get("password").empty()) {
+      *problem =
+          "the connection string has a password and password_file is set: "
+          "keep one";
+      return false;
     }
+    auto password = ReadPasswordFile(server->password_file, problem);
+    if (!password) {
+      if (key != nullptr) *key = "password_file";
+      return false;
+    }
+    RegisterSecret(*password);
+    server->password = std::move(*password);
   }
-  PQconninfoFree(options);
+  struct {
+    std::string host, hostaddr, port;
+  } parsed{dsn->Get("host"), dsn->Get("hostaddr"), dsn->Get("port")};
 
   const std::vector<std::string> hosts = SplitCommas(parsed.host);
   const std::vector<std::string> addrs = SplitCommas(parsed.hostaddr);
@@ -117,7 +150,7 @@ bool FinishServer(ServerConfig* server, std::string* problem) {
     }
   }
   server->endpoint = ScrubSecrets(endpoint);
-  server->redacted_dsn = RedactDsn(server->dsn);
+  server->redacted_dsn = RedactedDsn(*dsn);
   if (server->application_name.empty()) {
     server->application_name = server->name;
   }

@@ -13,6 +13,7 @@
 
 #include "common/redact.h"
 #include "config/config.h"
+#include "config/dsn.h"
 
 namespace pgre {
 namespace libpq_internal {
@@ -107,21 +108,6 @@ QueryResult ConvertResult(const pg_result* result) {
   return out;
 }
 
-std::string DsnPassword(const std::string& dsn) {
-  char* err = nullptr;
-  PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
-  if (err != nullptr) PQfreemem(err);
-  if (opts == nullptr) return "";
-  std::string password;
-  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
-    if (std::strcmp(o->keyword, "password") == 0 && o->val != nullptr) {
-      password = o->val;
-    }
-  }
-  PQconninfoFree(opts);
-  return password;
-}
-
 }  // namespace libpq_internal
 
 namespace {
@@ -143,12 +129,13 @@ std::string TimeoutMessage(std::string_view what, MonoTime start,
 
 LibpqSession::LibpqSession(const ServerConfig& server,
                            Duration statement_timeout)
-    : dsn_(server.dsn), statement_timeout_(statement_timeout) {
-  // Make sure no libpq message can echo the password, however the DSN is
+    : dsn_(server.dsn),
+      password_(server.password),
+      statement_timeout_(statement_timeout) {
+  // Make sure no libpq message can echo a secret, however the DSN is
   // written (libpq's own parse is authoritative).
   RegisterDsnSecrets(dsn_);
-  std::string password = libpq_internal::DsnPassword(dsn_);
-  if (!password.empty()) RegisterSecret(std::move(password));
+  RegisterSecret(password_);
 }
 
 LibpqSession::~LibpqSession() { Close(); }
@@ -220,11 +207,22 @@ Status LibpqSession::Connect(MonoTime deadline) {
       TimeoutMessage("connection timeout after ", start, deadline);
   if (start >= deadline) return Status::Error(timeout_message);
 
-  const char* keywords[] = {"dbname", "fallback_application_name", nullptr};
-  const char* values[] = {dsn_.c_str(), "pg_replica_exporter", nullptr};
+  // Keywords after dbname override what the expanded DSN says: the
+  // password from a password_file goes last (the config forbids both).
+  const char* keywords[] = {"dbname", "fallback_application_name",
+                            password_.empty() ? nullptr : "password", nullptr};
+  const char* values[] = {dsn_.c_str(), "pg_replica_exporter",
+                          password_.c_str(), nullptr};
   conn_ = PQconnectStartParams(keywords, values, /*expand_dbname=*/1);
   if (conn_ == nullptr) return Status::Error("out of memory");
-  if (PQstatus(conn_) == CONNECTION_BAD) return Fail("connection failed");
+  if (PQstatus(conn_) == CONNECTION_BAD) {
+    // Before any network I/O: the connection string did not parse, and
+    // libpq's message quotes the pieces it choked on.
+    std::string message = HideQuotedFragments(
+        CleanMessage(PQerrorMessage(conn_), "connection failed"));
+    Close();
+    return Status::Error(std::move(message));
+  }
 
   // Per the libpq docs, start as if PQconnectPoll had returned WRITING.
   PostgresPollingStatusType st = PGRES_POLLING_WRITING;

@@ -8,9 +8,9 @@
 // Connect() overrun its deadline. Configure `hostaddr` (or an IP address as
 // the host) where that matters.
 //
-// Secrets: the DSN's password is registered with common/redact.h when the
-// session is built, and every libpq message is passed through ScrubSecrets
-// before it leaves this file.
+// Secrets: the DSN's secret options and a password_file's password are
+// registered with common/redact.h when the session is built, and every
+// libpq message is passed through ScrubSecrets before it leaves this file.
 //
 // Thread safety: a session is used by one thread at a time (see PgSession).
 // The factory is thread-safe.
@@ -81,7 +81,8 @@ class LibpqSession : public PgSession {
   // `fallback` when libpq has none.
   Status Fail(std::string_view fallback);
 
-  std::string dsn_;  // SECRET
+  std::string dsn_;       // SECRET
+  std::string password_;  // SECRET: from a password_file, or ""
   Duration statement_timeout_;
   pg_conn* conn_ = nullptr;
 };
@@ -117,10 +118,6 @@ std::string CleanMessage(const char* message, std::string_view fallback);
 // "<primary message> (SQLSTATE <code>)", or libpq's message when the result
 // has no fields. Null `result` gives ok=false "no result".
 QueryResult ConvertResult(const pg_result* result);
-
-// The password keyword's value of a libpq connection string (either form),
-// or "" when there is none or the string does not parse.
-std::string DsnPassword(const std::string& dsn);
 
 }  // namespace libpq_internal
 
