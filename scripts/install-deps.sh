@@ -11,6 +11,9 @@ PACKAGES=(
   # libraries
   libpq-dev prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev libspdlog-dev
   catch2 nlohmann-json3-dev libcli11-dev
+  libevent-dev libssl-dev zlib1g-dev libcrypt-dev libclang-rt-dev
+  # TLS tests: curl and openssl as clients
+  openssl
   # tests and demo: PostgreSQL 15 servers, promtool/amtool, tools
   postgresql-15 postgresql-client-15 prometheus prometheus-alertmanager
   curl python3 procps util-linux ca-certificates

@@ -9,9 +9,12 @@
 #              versions (the [versions] cases against PostgreSQL 13, 17 and
 #              18 from debootstrapped trees, scripts/pg-tree.sh)
 #      builds: the PostgreSQL trees (cached tarballs), the ASan+UBSan build
-#              in build-asan/, the TSan build in build-tsan/
+#              in build-asan/, the TSan build in build-tsan/, then the
+#              libFuzzer targets run for PGRE_FUZZ_SECONDS (20) each
+#              (scripts/fuzz.sh, build-fuzz/)
 #   4. two lanes again: ASan+UBSan unit and integration tests; TSan unit
-#      tests
+#      tests and the [tsan] cases (pollers, routing, HTTP and reloads under
+#      load) against the TSan-built agent
 # Every lane logs to BUILD/lanes/<lane>.log; a failing step's log is printed.
 # Prints timings, and as its last line "summary: N passed, M failed" where
 # each counts build steps and ctest runs. Exits non-zero if anything failed.
@@ -34,7 +37,7 @@ for arg in "$@"; do
     --no-sanitizers) sanitizers=0 ;;
     --no-deps) deps=0 ;;
     --no-versions) versions=0 ;;
-    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -181,11 +184,11 @@ debug_tests() {
   ctest_tier "$BUILD" e2e
   # Anything without a tier label (including Catch's *_NOT_BUILT markers).
   local others
-  others=$(ctest --test-dir "$BUILD" -N -LE '^(unit|integration|e2e|rules|versions)$' 2>/dev/null |
+  others=$(ctest --test-dir "$BUILD" -N -LE '^(unit|integration|e2e|rules|versions|tsan)$' 2>/dev/null |
     sed -n 's/^Total Tests: \([0-9]*\)$/\1/p')
   if [[ "${others:-0}" -gt 0 ]]; then
     step "ctest $BUILD unlabelled ($others)" ctest --test-dir "$BUILD" \
-      -LE '^(unit|integration|e2e|rules|versions)$' "${CTEST_ARGS[@]}"
+      -LE '^(unit|integration|e2e|rules|versions|tsan)$' "${CTEST_ARGS[@]}"
   fi
   if [[ $versions -eq 1 ]]; then
     local v runner
@@ -218,9 +221,15 @@ builds() {
     step "build $ASAN_BUILD" nice -n 15 cmake --build "$ASAN_BUILD" -j"$JOBS" --target $targets
   fi
   if step "configure $TSAN_BUILD" configure "$TSAN_BUILD" -DPGRE_SANITIZE=thread; then
+    # The unit tests, and the agent with the integration binaries for the
+    # [tsan] cases (its threads under load).
     # shellcheck disable=SC2086
-    step "build $TSAN_BUILD" nice -n 15 cmake --build "$TSAN_BUILD" -j"$JOBS" --target $(unit_targets "$TSAN_BUILD")
+    step "build $TSAN_BUILD" nice -n 15 cmake --build "$TSAN_BUILD" -j"$JOBS" \
+      --target $(unit_targets "$TSAN_BUILD") integration_tests
   fi
+  # libFuzzer targets (clang, ASan+UBSan), each for a bounded time.
+  step "fuzz (${PGRE_FUZZ_SECONDS:-20}s per target)" nice -n 15 \
+    "$ROOT/scripts/fuzz.sh" "${PGRE_FUZZ_SECONDS:-20}"
 }
 
 lane tests debug_tests
@@ -235,6 +244,7 @@ asan_tests() {
 }
 tsan_tests() {
   ctest_tier "$TSAN_BUILD" unit -j"$JOBS"
+  ctest_tier "$TSAN_BUILD" tsan
 }
 if [[ $sanitizers -eq 1 ]]; then
   if built "$ASAN_BUILD"; then lane asan asan_tests; fi

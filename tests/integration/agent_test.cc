@@ -322,7 +322,7 @@ TEST_CASE("stopped replica: down with no lag series, then back with a lag",
 }
 
 TEST_CASE("SIGSTOPped replica: /metrics stays fast, the others keep polling",
-          "[agent]") {
+          "[agent][tsan]") {
   TestCluster cluster;
   AgentProcess agent(cluster);  // query_timeout 2s, connect_timeout 2s
   REQUIRE(WaitAllUpWithLag(agent, seconds(20)));

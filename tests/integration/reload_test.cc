@@ -20,7 +20,7 @@ void WriteFile(const std::string& path, const std::string& text) {
 }
 
 TEST_CASE("SIGHUP reloads a valid config and refuses an invalid one",
-          "[reload]") {
+          "[reload][tsan]") {
   TestCluster cluster(ClusterOptions{.replicas = 1});
   AgentOptions options;
   options.cluster_name = "before";

@@ -322,7 +322,7 @@ double FirstLag(const AgentProcess& agent) {
 }
 
 TEST_CASE("restart and reload while a replica is paused: lag continues",
-          "[topology][lag][state]") {
+          "[topology][lag][state][tsan]") {
   TestCluster cluster;
   TempDir state;
   AgentOptions options;

@@ -39,11 +39,18 @@ std::string AgentConfigYaml(const TestCluster& cluster,
     << "query_timeout: " << options.query_timeout << "\n"
     << "primary:\n"
     << "  name: primary\n"
-    << "  dsn: " << Quote(dsn(TestCluster::kPrimary)) << "\n"
-    << "replicas:\n";
+    << "  dsn: " << Quote(dsn(TestCluster::kPrimary)) << "\n";
+  auto keys = [&](int server, const char* indent) {
+    auto it = options.server_keys.find(server);
+    if (it == options.server_keys.end()) return;
+    for (const std::string& line : it->second) y << indent << line << "\n";
+  };
+  keys(TestCluster::kPrimary, "  ");
+  y << "replicas:\n";
   for (int i = 0; i < cluster.replica_count(); ++i) {
     y << "  - name: " << cluster.ReplicaName(i) << "\n"
       << "    dsn: " << Quote(dsn(i)) << "\n";
+    keys(i, "    ");
   }
   if (!options.routing.empty()) {
     y << "routing:\n";
@@ -86,10 +93,18 @@ void AgentProcess::Launch() {
   const bool ready = WaitUntil(
       [&] {
         if (!process_->Running()) return true;
-        HttpResponse r = Get("/metrics", std::chrono::seconds(1));
-        if (r.status != 200) return false;
+        std::string body;
+        if (!options_.ca_file.empty()) {
+          CurlResponse r = Curl("/metrics");
+          if (r.status != 200) return false;
+          body = r.body;
+        } else {
+          HttpResponse r = Get("/metrics", std::chrono::seconds(1));
+          if (r.status != 200) return false;
+          body = r.body;
+        }
         if (options_.no_wait_for_servers) return true;
-        return FindAll(ParseMetricsText(r.body), "pg_replica_up").size() ==
+        return FindAll(ParseMetricsText(body), "pg_replica_up").size() ==
                static_cast<std::size_t>(servers_);
       },
       std::chrono::seconds(15));
@@ -127,6 +142,42 @@ std::vector<MetricSample> AgentProcess::Scrape() const {
   auto samples = ParseMetricsText(r.body, &error);
   if (!error.empty()) throw std::runtime_error("bad exposition: " + error);
   return samples;
+}
+
+CurlResponse AgentProcess::Curl(const std::string& path,
+                                const std::vector<std::string>& extra) const {
+  char templ[] = "/tmp/pgre-curl-XXXXXX";
+  const int fd = mkstemp(templ);
+  if (fd < 0) throw std::runtime_error("mkstemp failed");
+  close(fd);
+  const std::string headers_file = templ;
+  const bool tls = !options_.ca_file.empty();
+  std::vector<std::string> argv = {"curl", "-sS", "--max-time",
+                                   "10",   "-D",  headers_file};
+  if (tls) argv.insert(argv.end(), {"--cacert", options_.ca_file});
+  if (!options_.client_cert.empty()) {
+    argv.insert(argv.end(), {"--cert", options_.client_cert + ".crt", "--key",
+                             options_.client_cert + ".key"});
+  }
+  if (!options_.user.empty()) {
+    argv.insert(argv.end(), {"-u", options_.user + ":" + options_.password});
+  }
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(std::string(tls ? "https" : "http") +
+                 "://127.0.0.1:" + std::to_string(port_) + path);
+  CurlResponse r;
+  CommandOptions opts;
+  opts.errors = &r.error;
+  opts.timeout = std::chrono::seconds(20);
+  r.exit_code = RunCommand(argv, &r.body, opts);
+  r.headers = ReadFileOrEmpty(headers_file);
+  unlink(headers_file.c_str());
+  // The last status line (after a 100 Continue there would be two).
+  const auto at = r.headers.rfind("HTTP/");
+  if (at != std::string::npos && r.headers.size() > at + 12) {
+    r.status = std::atoi(r.headers.c_str() + r.headers.find(' ', at) + 1);
+  }
+  return r;
 }
 
 JsonAnswer AgentProcess::GetJson(const std::string& path) const {

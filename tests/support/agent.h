@@ -37,9 +37,29 @@ struct AgentOptions {
   std::map<std::string, std::string> env;
   // Appended to the generated config (whole YAML lines).
   std::string extra_yaml;
+  // Extra keys of a server's entry (index as in TestCluster), e.g.
+  // "password_file: /x".
+  std::map<int, std::vector<std::string>> server_keys;
   // When true, start() does not wait for every server's pg_replica_up
   // (only for /metrics to answer).
   bool no_wait_for_servers = false;
+  // When the agent serves TLS (a --web.config.file in extra_args): the CA
+  // that signed its certificate; Curl() and the start-up wait then use
+  // https. `user`/`password`: basic auth for them.
+  std::string ca_file;
+  std::string user;
+  std::string password;
+  // A client certificate for TLS: PATH.crt and PATH.key.
+  std::string client_cert;
+};
+
+// What curl got.
+struct CurlResponse {
+  int status = 0;       // 0: no HTTP answer (see error)
+  std::string headers;  // the raw header block
+  std::string body;
+  std::string error;  // curl's stderr
+  int exit_code = -1;
 };
 
 // The YAML config the agent gets for `cluster` (servers named "primary",
@@ -79,6 +99,11 @@ class AgentProcess {
                                                 std::chrono::seconds(5)) const;
   // One scrape of /metrics, parsed. Throws when the scrape fails.
   std::vector<MetricSample> Scrape() const;
+  // GET `path` with curl (https when options.ca_file is set, with the
+  // options' user unless `extra` says otherwise), `extra` curl arguments
+  // added.
+  CurlResponse Curl(const std::string& path,
+                    const std::vector<std::string>& extra = {}) const;
   // GET `path`, its body parsed as JSON. Throws when the body is not JSON.
   JsonAnswer GetJson(const std::string& path) const;
   // Scrapes every 200 ms until `done` holds for a scrape, and returns that

@@ -306,11 +306,16 @@ void TestCluster::Create() {
                  "log_line_prefix = '%m [%p] %q%a '\n");
   std::string hba;
   if (!options_.password.empty()) {
-    hba += "host all monitor 127.0.0.1/32 scram-sha-256\n";
+    // Every role but the superuser (the fixture's own) needs its password.
+    hba +=
+        "host all postgres 127.0.0.1/32 trust\n"
+        "host replication all 127.0.0.1/32 trust\n"
+        "host all all 127.0.0.1/32 scram-sha-256\n";
+  } else {
+    hba +=
+        "host all all 127.0.0.1/32 trust\n"
+        "host replication all 127.0.0.1/32 trust\n";
   }
-  hba +=
-      "host all all 127.0.0.1/32 trust\n"
-      "host replication all 127.0.0.1/32 trust\n";
   WriteFile(DataDir(kPrimary) + "/pg_hba.conf", hba);
   Start(kPrimary);
   Trace("primary started");
@@ -589,6 +594,15 @@ void TestCluster::Follow(int i, int upstream) {
                              At(upstream).name + "\n--- log tail ---\n" +
                              LogTail(i));
   }
+}
+
+void TestCluster::CreateRole(const std::string& name,
+                             const std::string& password) {
+  Psql(primary_index_,
+       "SET password_encryption = 'scram-sha-256'; "
+       "CREATE ROLE " +
+           name + " LOGIN PASSWORD " + SqlLiteral(password) +
+           " IN ROLE pg_monitor");
 }
 
 void TestCluster::Write(int rows) {

@@ -23,8 +23,9 @@
 //
 // Authentication: the OS/DB superuser `postgres` connects over TCP without a
 // password (trust). When ClusterOptions::password is set, a role `monitor`
-// (LOGIN, member of pg_monitor) exists with that password and must
-// authenticate with scram-sha-256 over TCP; the *Dsn() functions then use it.
+// (LOGIN, member of pg_monitor) exists with that password, every role but
+// `postgres` must authenticate with scram-sha-256 over TCP, and the *Dsn()
+// functions use `monitor`.
 //
 // Errors: every operation that fails throws std::runtime_error with the
 // reason (and the server log tail when a server would not start).
@@ -116,6 +117,10 @@ class TestCluster {
   // Restores the original primary_conninfo and returns once replica i
   // streams again (as seen in the primary's pg_stat_replication).
   void RestoreWalReceiver(int i);
+
+  // CREATE ROLE name LOGIN PASSWORD password IN ROLE pg_monitor (on the
+  // current primary; replicated). `name` must be a plain identifier.
+  void CreateRole(const std::string& name, const std::string& password);
 
   // Generates WAL on the current primary: inserts `rows` rows into
   // pgre_test_writes (creating it if needed).

@@ -419,8 +419,18 @@ std::string PrometheusConfigYaml(const PrometheusOptions& options) {
       << "\"]\n";
   }
   y << "scrape_configs:\n"
-    << "  - job_name: pg_replica_exporter\n"
-    << "    static_configs:\n"
+    << "  - job_name: " << options.job_name << "\n"
+    << "    scheme: " << options.scheme << "\n";
+  if (!options.ca_file.empty()) {
+    y << "    tls_config:\n"
+      << "      ca_file: " << options.ca_file << "\n";
+  }
+  if (!options.basic_auth_user.empty()) {
+    y << "    basic_auth:\n"
+      << "      username: " << options.basic_auth_user << "\n"
+      << "      password: \"" << options.basic_auth_password << "\"\n";
+  }
+  y << "    static_configs:\n"
     << "      - targets: [\"" << options.scrape_target << "\"]\n";
   return y.str();
 }

@@ -189,6 +189,14 @@ struct PrometheusOptions {
   int alertmanager_port = 0;
   // scrape_interval (= scrape_timeout) and evaluation_interval.
   std::string interval = "1s";
+  // The scrape job's name (the rules and dashboards must not depend on it).
+  std::string job_name = "pg_replica_exporter";
+  // "https" to scrape over TLS, trusting `ca_file`; `basic_auth_user` (and
+  // password) when the target wants basic auth.
+  std::string scheme = "http";
+  std::string ca_file;
+  std::string basic_auth_user;
+  std::string basic_auth_password;
   std::chrono::milliseconds ready_timeout = std::chrono::seconds(90);
 };
 
