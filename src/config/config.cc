@@ -3,6 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -57,8 +58,8 @@ class YamlLoader {
  public:
   explicit YamlLoader(std::string name) : name_(std::move(name)) {}
 
-  std::optional<Config> Load(const std::string& text, std::string* error) {
-    std::optional<Config> config;
+  std::optional<AgentConfig> Load(const std::string& text, std::string* error) {
+    std::optional<AgentConfig> config;
     try {
       config = LoadImpl(text);
     } catch (const YAML::Exception& e) {  // defensive: node access errors
@@ -72,7 +73,7 @@ class YamlLoader {
   }
 
  private:
-  std::optional<Config> LoadImpl(const std::string& text) {
+  std::optional<AgentConfig> LoadImpl(const std::string& text) {
     YAML::Node root;
     try {
       root = YAML::Load(text);
@@ -83,8 +84,10 @@ class YamlLoader {
       return std::nullopt;
     }
     RegisterTreeSecrets(root);
-    Config config;
-    config.source = "file " + name_;
+    AgentConfig agent;
+    agent.source = "file " + name_;
+    Config defaults;
+    defaults.source = agent.source;
     if (root.IsNull()) {
       Fail(1, "primary",
            "missing (the config is empty; primary.dsn is "
@@ -96,33 +99,150 @@ class YamlLoader {
            "expected a mapping of keys, got " + std::string(Describe(root)));
       return std::nullopt;
     }
-    if (!LoadMap(root, "", &config)) return std::nullopt;
-    if (!have_primary_) {
-      Fail(LineOf(root), "primary", "missing (the primary server is required)");
+    if (!root["clusters"]) {
+      // The single-cluster form: the whole file is the one cluster.
+      if (!LoadMap(root, "", &defaults) || !FinishCluster(root, &defaults)) {
+        return std::nullopt;
+      }
+      agent.clusters.push_back(std::move(defaults));
+      return agent;
+    }
+
+    // The multi-cluster form: top-level keys are every cluster's defaults.
+    YAML::Node clusters, clusters_key;
+    std::set<std::string> seen;
+    for (const auto& kv : root) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+      if (key == "clusters") {
+        clusters = kv.second;
+        clusters_key = kv.first;
+        continue;
+      }
+      if (key == "primary" || key == "replicas" || key == "cluster") {
+        Fail(LineOf(kv.first), key,
+             "with clusters:, every cluster has its own (" +
+                 std::string(key == "cluster" ? "clusters[].name" : key) +
+                 " under each entry)");
+        return std::nullopt;
+      }
+      if (!LoadKey(kv.first, kv.second, "", &defaults, &seen)) {
+        return std::nullopt;
+      }
+    }
+    if (!clusters.IsSequence() || clusters.size() == 0) {
+      Fail(LineOf(clusters_key), "clusters",
+           "expected a non-empty list of clusters, got " +
+               std::string(Describe(clusters)));
       return std::nullopt;
     }
-    if (config.lag_status.critical < config.lag_status.warning) {
+    std::map<std::string, std::string> names;  // cluster name -> its key
+    for (std::size_t i = 0; i < clusters.size(); ++i) {
+      const YAML::Node entry = clusters[i];
+      const std::string at = "clusters[" + std::to_string(i) + "]";
+      if (!entry.IsMap()) {
+        Fail(LineOf(entry), at,
+             "expected a mapping with name, primary and replicas, got " +
+                 std::string(Describe(entry)));
+        return std::nullopt;
+      }
+      scope_ = at + ".";
+      lines_.clear();
+      have_primary_ = false;
+      Config cluster = defaults;
+      std::set<std::string> keys;
+      bool named = false;
+      for (const auto& kv : entry) {
+        const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+        if (key == "name") {
+          std::string text;
+          if (!Scalar(kv.first, kv.second, "name", "a string", &text)) {
+            return std::nullopt;
+          }
+          if (text.empty()) {
+            Fail(LineOf(kv.first), "name", "must not be empty");
+            return std::nullopt;
+          }
+          auto [it, fresh] = names.emplace(text, at);
+          if (!fresh) {
+            Fail(LineOf(kv.first), "name",
+                 "duplicate cluster name \"" + text + "\" (also " + it->second +
+                     ")");
+            return std::nullopt;
+          }
+          cluster.cluster = text;
+          named = true;
+          lines_["name"] = LineOf(kv.first);
+          continue;
+        }
+        if (key == "cluster" || key == "clusters") {
+          Fail(LineOf(kv.first), key,
+               "unknown key (a cluster's name is `name`)");
+          return std::nullopt;
+        }
+        if (!LoadKey(kv.first, kv.second, "", &cluster, &keys)) {
+          return std::nullopt;
+        }
+      }
+      if (!named) {
+        Fail(LineOf(entry), "name", "missing");
+        return std::nullopt;
+      }
+      if (!FinishCluster(entry, &cluster)) return std::nullopt;
+      agent.clusters.push_back(std::move(cluster));
+    }
+    scope_.clear();
+    return agent;
+  }
+
+  // The checks of one whole cluster, once its keys are in.
+  bool FinishCluster(const YAML::Node& at, Config* config) {
+    if (!have_primary_) {
+      return Fail(LineOf(at), "primary",
+                  "missing (the primary server is required)");
+    }
+    if (config->lag_status.critical < config->lag_status.warning) {
       const int line =
           lines_.count("lag_status.critical")  ? lines_["lag_status.critical"]
           : lines_.count("lag_status.warning") ? lines_["lag_status.warning"]
                                                : 1;
-      Fail(line, "lag_status.critical",
-           "must be >= lag_status.warning (" +
-               FormatDuration(config.lag_status.critical) + " < " +
-               FormatDuration(config.lag_status.warning) + ")");
-      return std::nullopt;
+      return Fail(line, "lag_status.critical",
+                  "must be >= lag_status.warning (" +
+                      FormatDuration(config->lag_status.critical) + " < " +
+                      FormatDuration(config->lag_status.warning) + ")");
     }
     std::string key, problem;
-    if (!CheckServers(config, &key, &problem)) {
-      Fail(lines_.count(key) ? lines_[key] : 1, key, problem);
-      return std::nullopt;
+    if (!CheckServers(*config, &key, &problem)) {
+      return Fail(lines_.count(key) ? lines_[key] : 1, key, problem);
     }
-    return config;
+    // The same connection twice (here or in an earlier cluster) is a
+    // copy-paste mistake that would poll a server twice under two names:
+    // the same endpoint (host and port, defaults applied), database and
+    // user.
+    auto check = [&](const ServerConfig& s, const std::string& where) {
+      std::string error;
+      auto parsed = ParseDsn(s.dsn, &error);
+      if (!parsed) return true;
+      const std::string identity =
+          s.endpoint + "|" + parsed->Get("dbname") + "|" + parsed->Get("user");
+      auto [it, fresh] = dsns_.emplace(identity, scope_ + where);
+      if (fresh) return true;
+      return Fail(lines_.count(where + ".dsn") ? lines_[where + ".dsn"] : 1,
+                  where + ".dsn",
+                  "the same connection as " + it->second + ".dsn");
+    };
+    if (!check(config->primary, "primary")) return false;
+    for (std::size_t i = 0; i < config->replicas.size(); ++i) {
+      if (!check(config->replicas[i], "replicas[" + std::to_string(i) + "]")) {
+        return false;
+      }
+    }
+    return true;
   }
 
   bool Fail(int line, std::string_view key, std::string_view what) {
-    // One printable line, whatever the file's keys and values hold.
-    error_ = EscapeControl(name_ + ":" + std::to_string(line) + ": " +
+    // One printable line, whatever the file's keys and values hold; keys
+    // of a cluster entry carry its place ("clusters[1].").
+    error_ = EscapeControl(name_ + ":" + std::to_string(line) + ": " + scope_ +
                            std::string(key) + ": " + std::string(what));
     return false;
   }
@@ -156,29 +276,38 @@ class YamlLoader {
                Config* config) {
     std::set<std::string> seen;
     for (const auto& kv : map) {
-      if (!kv.first.IsScalar()) {
-        return Fail(LineOf(kv.first), prefix.empty() ? "(top level)" : prefix,
-                    "keys must be plain strings");
-      }
-      const std::string path = prefix + kv.first.Scalar();
-      if (!seen.insert(path).second) {
-        return Fail(LineOf(kv.first), path, "duplicate key");
-      }
-      lines_[path] = LineOf(kv.first);
-      if (const KeyDef* def = FindKey(path)) {
-        if (!LoadValue(*def, kv.first, kv.second, config)) return false;
-      } else if (IsSection(path)) {
-        if (!kv.second.IsMap()) {
-          return Fail(
-              LineOf(kv.first), path,
-              "expected a mapping, got " + std::string(Describe(kv.second)));
-        }
-        if (!LoadMap(kv.second, path + ".", config)) return false;
-      } else {
-        return Fail(LineOf(kv.first), path, "unknown key");
-      }
+      if (!LoadKey(kv.first, kv.second, prefix, config, &seen)) return false;
     }
     return true;
+  }
+
+  // One key of a mapping whose keys live under `prefix`.
+  bool LoadKey(const YAML::Node& key, const YAML::Node& value,
+               const std::string& prefix, Config* config,
+               std::set<std::string>* seen) {
+    if (!key.IsScalar()) {
+      return Fail(LineOf(key), prefix.empty() ? "(top level)" : prefix,
+                  "keys must be plain strings");
+    }
+    const std::string path = prefix + key.Scalar();
+    if (!seen->insert(path).second) {
+      return Fail(LineOf(key), path, "duplicate key");
+    }
+    lines_[path] = LineOf(key);
+    if (const KeyDef* def = FindKey(path)) {
+      if (def->type == KeyType::kClusterList) {
+        return Fail(LineOf(key), path, "only at the top level");
+      }
+      return LoadValue(*def, key, value, config);
+    }
+    if (IsSection(path)) {
+      if (!value.IsMap()) {
+        return Fail(LineOf(key), path,
+                    "expected a mapping, got " + std::string(Describe(value)));
+      }
+      return LoadMap(value, path + ".", config);
+    }
+    return Fail(LineOf(key), path, "unknown key");
   }
 
   bool LoadValue(const KeyDef& def, const YAML::Node& key_node,
@@ -252,6 +381,8 @@ class YamlLoader {
           config->replicas.push_back(std::move(server));
         }
         return true;
+      case KeyType::kClusterList:
+        return Fail(line, path, "only at the top level");
     }
     return Fail(line, path, "unsupported key type");
   }
@@ -324,18 +455,29 @@ class YamlLoader {
   std::string error_;
   bool have_primary_ = false;
   std::map<std::string, int> lines_;  // dotted key -> line it was set on
+  std::string scope_;                 // "clusters[1]." while loading that entry
+  // Every server's connection identity so far -> where it was configured.
+  std::map<std::string, std::string> dsns_;
 };
 
 }  // namespace
 
-std::optional<Config> LoadConfigText(const std::string& text,
-                                     const std::string& name,
-                                     std::string* error) {
+std::optional<AgentConfig> LoadAgentConfigText(const std::string& text,
+                                               const std::string& name,
+                                               std::string* error) {
   return YamlLoader(name).Load(text, error);
 }
 
-std::optional<Config> LoadConfigFile(const std::string& path,
+std::optional<Config> LoadConfigText(const std::string& text,
+                                     const std::string& name,
                                      std::string* error) {
+  auto agent = LoadAgentConfigText(text, name, error);
+  if (!agent) return std::nullopt;
+  return std::move(agent->clusters.front());
+}
+
+std::optional<AgentConfig> LoadAgentConfigFile(const std::string& path,
+                                               std::string* error) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     *error = path + ": cannot read: " + std::strerror(errno);
@@ -347,7 +489,14 @@ std::optional<Config> LoadConfigFile(const std::string& path,
     *error = path + ": cannot read: " + std::strerror(errno);
     return std::nullopt;
   }
-  return LoadConfigText(text.str(), path, error);
+  return LoadAgentConfigText(text.str(), path, error);
+}
+
+std::optional<Config> LoadConfigFile(const std::string& path,
+                                     std::string* error) {
+  auto agent = LoadAgentConfigFile(path, error);
+  if (!agent) return std::nullopt;
+  return std::move(agent->clusters.front());
 }
 
 }  // namespace pgre

@@ -97,13 +97,30 @@ struct Config {
   std::string source;
 };
 
-// Loads and validates a YAML config file.
-// On success returns the Config. On failure returns nullopt and sets *error
-// to one line "FILE:LINE: KEY: what is wrong" (no secrets).
+// Everything one agent monitors: one or more clusters, each a Config
+// (global keys such as poll_interval are copied into every one).
+struct AgentConfig {
+  std::vector<Config> clusters;  // never empty; names unique
+  std::string source;            // as Config::source
+};
+
+// Loads and validates a YAML config file: the single-cluster form (the
+// file is the one cluster) or the multi-cluster form (`clusters:`, a list
+// of entries with `name`, `primary`, `replicas` and their own `routing`,
+// `lag_status`, ...; top-level keys are every entry's defaults).
+// On success returns every cluster. On failure returns nullopt and sets
+// *error to one line "FILE:LINE: KEY: what is wrong" (no secrets; KEY is
+// e.g. "clusters[1].replicas[0].dsn").
+std::optional<AgentConfig> LoadAgentConfigFile(const std::string& path,
+                                               std::string* error);
+std::optional<AgentConfig> LoadAgentConfigText(const std::string& text,
+                                               const std::string& name,
+                                               std::string* error);
+
+// The same, returning the first cluster only (single-cluster callers and
+// tests).
 std::optional<Config> LoadConfigFile(const std::string& path,
                                      std::string* error);
-
-// Same, from YAML text; `name` stands for the file name in messages.
 std::optional<Config> LoadConfigText(const std::string& text,
                                      const std::string& name,
                                      std::string* error);

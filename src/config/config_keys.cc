@@ -7,12 +7,23 @@ namespace pgre {
 namespace {
 
 constexpr KeyDef kKeys[] = {
+    {.path = "clusters",
+     .type = KeyType::kClusterList,
+     .default_text = "(none)",
+     .reloadable = true,
+     .doc = "The multi-cluster form: a list of clusters, each with `name` "
+            "(unique), `primary`, `replicas` and, optionally, any other key "
+            "of this table but `cluster` (its own `routing`, `lag_status`, "
+            "`poll_interval`, ...). Top-level keys are then every "
+            "cluster's defaults; `primary`, `replicas` and `cluster` are "
+            "not allowed at the top level. Without `clusters` the file is "
+            "one cluster (the single-cluster form)."},
     {.path = "cluster",
      .type = KeyType::kString,
      .default_text = "default",
      .reloadable = true,
-     .doc = "Name of the monitored cluster: the `cluster` label of every "
-            "metric.",
+     .doc = "Name of the monitored cluster (single-cluster form): the "
+            "`cluster` label of every metric.",
      .string_field = [](Config& c) { return &c.cluster; }},
     {.path = "poll_interval",
      .type = KeyType::kDuration,
@@ -331,6 +342,8 @@ std::string_view KeyTypeName(KeyType type) {
       return "server";
     case KeyType::kServerList:
       return "list of servers";
+    case KeyType::kClusterList:
+      return "list of clusters";
   }
   return "?";
 }

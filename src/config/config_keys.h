@@ -19,13 +19,14 @@
 namespace pgre {
 
 enum class KeyType {
-  kString,      // non-empty string
-  kDuration,    // ParseDuration syntax, > 0
-  kInt,         // decimal integer >= min_int
-  kBytes,       // non-negative byte count, optional unit (kB, MB, GB, TB)
-  kEnum,        // one of kFallbackNames
-  kServer,      // a mapping of server keys (kServerKeys)
-  kServerList,  // a list of such mappings
+  kString,       // non-empty string
+  kDuration,     // ParseDuration syntax, > 0
+  kInt,          // decimal integer >= min_int
+  kBytes,        // non-negative byte count, optional unit (kB, MB, GB, TB)
+  kEnum,         // one of kFallbackNames
+  kServer,       // a mapping of server keys (kServerKeys)
+  kServerList,   // a list of such mappings
+  kClusterList,  // a list of clusters (the multi-cluster form)
 };
 
 // The user-facing name of a type, e.g. "duration".

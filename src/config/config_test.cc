@@ -446,3 +446,99 @@ TEST_CASE("password_file: errors name file, line and key", "[config]") {
 
 }  // namespace
 }  // namespace pgre
+
+namespace pgre {
+namespace {
+
+TEST_CASE("multi-cluster: defaults, overrides, and config/multi-cluster.yml",
+          "[config][clusters]") {
+  std::string error;
+  auto agent = LoadAgentConfigFile(
+      std::string(PGRE_SOURCE_DIR) + "/config/multi-cluster.yml", &error);
+  INFO(error);
+  REQUIRE(agent);
+  REQUIRE(agent->clusters.size() == 2);
+  const Config& orders = agent->clusters[0];
+  const Config& billing = agent->clusters[1];
+  CHECK(orders.cluster == "orders");
+  CHECK(orders.replicas.size() == 2);
+  CHECK(orders.routing.max_lag == std::chrono::seconds(5));
+  CHECK(orders.routing.health_check_interval == std::chrono::seconds(30));
+  CHECK(billing.cluster == "billing");
+  CHECK(billing.routing.max_lag == std::chrono::seconds(2));
+  // A default not overridden stays; an override is the entry's alone.
+  CHECK(billing.routing.health_check_interval == std::chrono::seconds(30));
+  CHECK(billing.lag_status.critical == std::chrono::seconds(2));
+  CHECK(orders.lag_status.critical == std::chrono::seconds(5));
+  CHECK(billing.poll_interval == std::chrono::seconds(1));
+  // Server names repeat across clusters: each cluster has its own.
+  CHECK(billing.replicas[0].name == "replica1");
+
+  // The single-cluster form is one cluster.
+  agent = LoadAgentConfigText("cluster: solo\nprimary:\n  dsn: host=db1\n",
+                              "t.yml", &error);
+  REQUIRE(agent);
+  REQUIRE(agent->clusters.size() == 1);
+  CHECK(agent->clusters[0].cluster == "solo");
+}
+
+TEST_CASE("multi-cluster: mistakes name the entry, line and key",
+          "[config][clusters]") {
+  const std::string a =
+      "  - name: a\n    primary:\n      dsn: host=a1\n";  // lines 2-4
+  struct Case {
+    std::string text;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {"clusters:\n" + a + "  - name: a\n    primary:\n      dsn: host=b1\n",
+       "t.yml:5: clusters[1].name: duplicate cluster name \"a\" (also "
+       "clusters[0])"},
+      {"clusters:\n" + a + "  - primary:\n      dsn: host=b1\n",
+       "t.yml:5: clusters[1].name: missing"},
+      {"clusters:\n" + a + "  - name: b\n",
+       "t.yml:5: clusters[1].primary: missing (the primary server is "
+       "required)"},
+      {"clusters:\n" + a +
+           "  - name: b\n    primary:\n      dsn: host=b1\n    replicas:\n"
+           "      - name: r\n        dsn: host=b2\n      - name: r\n"
+           "        dsn: host=b3\n",
+       "t.yml:11: clusters[1].replicas[1].name: duplicate server name \"r\""},
+      {"clusters:\n" + a +
+           "  - name: b\n    primary:\n      dsn: host=b1\n    replicas:\n"
+           "      - name: r\n        dsn: \"host=a1\"\n",
+       "t.yml:10: clusters[1].replicas[0].dsn: the same connection as "
+       "clusters[0].primary.dsn"},
+      {"clusters:\n  - name: a\n    primary:\n      dsn: host=a1\n"
+       "    replicas:\n      - name: r\n        dsn: \"port=5432 host=a1\"\n",
+       "t.yml:7: clusters[0].replicas[0].dsn: the same connection as "
+       "clusters[0].primary.dsn"},
+      {"primary:\n  dsn: postgresql://u@db1/app\nreplicas:\n  - name: r\n"
+       "    dsn: host=db1 user=u dbname=app port=5432\n",
+       "t.yml:5: replicas[0].dsn: the same connection as primary.dsn"},
+      {"clusters:\n" + a +
+           "  - name: b\n    primary:\n      dsn: host=b1\n"
+           "    routing:\n      fall: 0\n",
+       "t.yml:9: clusters[1].routing.fall: "},
+      {"clusters:\n" + a + "  - name: b\n    cluster: x\n",
+       "t.yml:6: clusters[1].cluster: unknown key (a cluster's name is "
+       "`name`)"},
+      {"primary:\n  dsn: host=x\nclusters:\n" + a,
+       "t.yml:1: primary: with clusters:, every cluster has its own"},
+      {"cluster: x\nclusters:\n" + a,
+       "t.yml:1: cluster: with clusters:, every cluster has its own "
+       "(clusters[].name under each entry)"},
+      {"clusters: []\n",
+       "t.yml:1: clusters: expected a non-empty list of clusters"},
+      {"clusters:\n  - 1\n", "t.yml:2: clusters[0]: expected a mapping"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.text);
+    std::string error;
+    CHECK_FALSE(LoadAgentConfigText(c.text, "t.yml", &error));
+    CHECK_THAT(error, Catch::StartsWith(c.error));
+  }
+}
+
+}  // namespace
+}  // namespace pgre

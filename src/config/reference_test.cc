@@ -48,6 +48,8 @@ std::string ActualDefault(const KeyDef& key) {
       return "(required)";
     case KeyType::kServerList:
       return config.replicas.empty() ? "[]" : "?";
+    case KeyType::kClusterList:
+      return "(none)";
   }
   return "?";
 }
