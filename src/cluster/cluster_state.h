@@ -74,6 +74,8 @@ class ClusterState {
 
   // Index of servers: 0 the configured primary, 1..n the replicas.
   int server_count() const { return server_count_; }
+  // The cluster's configured name (config.cluster).
+  const std::string& name() const { return config_.cluster; }
 
   // Records a finished poll of servers[server] (see the file comment).
   void RecordPoll(int server, const PollOutcome& outcome);

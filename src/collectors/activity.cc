@@ -16,10 +16,12 @@ using collectors_internal::RowReader;
 // state NULL; those are left out rather than counted under a made-up name.
 // The agent's own connections (its pollers' and probes', application_name
 // pg_replica_exporter unless the DSN sets another) are left out too.
+// pg_stat_get_activity() is pg_stat_activity without the view's joins to
+// pg_database and pg_authid, which this count does not need.
 constexpr std::string_view kQuery = R"sql(SELECT
   state,
   count(*) AS count
-FROM pg_stat_activity
+FROM pg_stat_get_activity(NULL) s
 WHERE backend_type = 'client backend'
   AND pid <> pg_backend_pid()
   AND application_name <> 'pg_replica_exporter'

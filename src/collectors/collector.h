@@ -14,7 +14,7 @@
 
 #include "collectors/sample.h"
 #include "common/status.h"
-#include "pg/session.h"
+#include "pg/query_result.h"
 
 namespace pgre {
 

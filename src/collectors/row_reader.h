@@ -16,7 +16,7 @@
 
 #include "common/lsn.h"
 #include "common/status.h"
-#include "pg/session.h"
+#include "pg/query_result.h"
 
 namespace pgre {
 namespace collectors_internal {

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "pg/session.h"
+#include "pg/query_result.h"
 
 namespace pgre {
 namespace testing {

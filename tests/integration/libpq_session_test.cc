@@ -1,8 +1,7 @@
-// LibpqSession and the collectors against a real PostgreSQL 15 cluster: a
-// primary and one streaming replica, reached as the non-superuser `monitor`
-// (pg_monitor) with a password.
-#include "pg/libpq_session.h"
-
+// LibpqAsyncSession (driven step by step through SyncSession) and the
+// collectors against a real PostgreSQL cluster: a primary and one streaming
+// replica, reached as the non-superuser `monitor` (pg_monitor) with a
+// password.
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <memory>
@@ -11,8 +10,10 @@
 
 #include "collectors/collector.h"
 #include "config/config.h"
+#include "engine/libpq_async_session.h"
 #include "support/cluster.h"
 #include "support/ports.h"
+#include "support/sync_session.h"
 
 namespace pgre::testing {
 namespace {
@@ -57,11 +58,12 @@ void RequireNoPassword(const std::string& text) {
   CHECK(text.find("quoted") == std::string::npos);
 }
 
-TEST_CASE("LibpqSession: one failing statement does not affect the others") {
+TEST_CASE(
+    "LibpqAsyncSession: one failing statement does not affect the others") {
   TestCluster& c = Cluster();
   for (int server : {kPrimary, 0}) {
     INFO("server " << server);
-    LibpqSession session(Server(c.Dsn(server)), seconds(10));
+    SyncSession session(Server(c.Dsn(server)), seconds(10));
     REQUIRE(session.Connect(In(seconds(30))).ok());
     REQUIRE(session.IsConnected());
     std::vector<QueryResult> results;
@@ -96,9 +98,9 @@ TEST_CASE("LibpqSession: one failing statement does not affect the others") {
   }
 }
 
-TEST_CASE("LibpqSession: statement timeout and application name") {
+TEST_CASE("LibpqAsyncSession: statement timeout and application name") {
   TestCluster& c = Cluster();
-  LibpqSession session(Server(c.PrimaryDsn()), milliseconds(200));
+  SyncSession session(Server(c.PrimaryDsn()), milliseconds(200));
   REQUIRE(session.Connect(In(seconds(30))).ok());
   std::vector<QueryResult> results;
   REQUIRE(session
@@ -114,9 +116,10 @@ TEST_CASE("LibpqSession: statement timeout and application name") {
   CHECK(session.IsConnected());
 }
 
-TEST_CASE("LibpqSession: a hung server makes calls return at the deadline") {
+TEST_CASE(
+    "LibpqAsyncSession: a hung server makes calls return at the deadline") {
   TestCluster& c = Cluster();
-  LibpqSession connected(Server(c.PrimaryDsn()), seconds(60));
+  SyncSession connected(Server(c.PrimaryDsn()), seconds(60));
   REQUIRE(connected.Connect(In(seconds(30))).ok());
   {
     StoppedServer stopped(c, kPrimary);
@@ -128,7 +131,7 @@ TEST_CASE("LibpqSession: a hung server makes calls return at the deadline") {
     CHECK_THAT(batch.message(), Catch::StartsWith("timeout after"));
     CHECK_FALSE(connected.IsConnected());
 
-    LibpqSession fresh(Server(c.PrimaryDsn()), seconds(60));
+    SyncSession fresh(Server(c.PrimaryDsn()), seconds(60));
     const Status connect = fresh.Connect(In(milliseconds(1000)));
     CHECK_FALSE(connect.ok());
     CHECK_THAT(connect.message(),
@@ -143,9 +146,9 @@ TEST_CASE("LibpqSession: a hung server makes calls return at the deadline") {
   CHECK(results.at(0).ok);
 }
 
-TEST_CASE("LibpqSession: a closed port fails fast, without the password") {
+TEST_CASE("LibpqAsyncSession: a closed port fails fast, without the password") {
   const int port = FreePort();
-  LibpqSession session(
+  SyncSession session(
       Server("host=127.0.0.1 port=" + std::to_string(port) +
              " user=monitor password='pw-9f2c closed' connect_timeout=60"),
       seconds(5));
@@ -155,12 +158,12 @@ TEST_CASE("LibpqSession: a closed port fails fast, without the password") {
   RequireNoPassword(s.message());
 }
 
-TEST_CASE("LibpqSession: authentication errors never show the password") {
+TEST_CASE("LibpqAsyncSession: authentication errors never show the password") {
   TestCluster& c = Cluster();
   {
     // The right password, a database that does not exist.
-    LibpqSession session(Server(c.PrimaryDsn() + " dbname=no_such_db"),
-                         seconds(5));
+    SyncSession session(Server(c.PrimaryDsn() + " dbname=no_such_db"),
+                        seconds(5));
     const Status s = session.Connect(In(seconds(30)));
     REQUIRE_FALSE(s.ok());
     CHECK_THAT(s.message(), Catch::Contains("no_such_db"));
@@ -168,10 +171,9 @@ TEST_CASE("LibpqSession: authentication errors never show the password") {
   }
   {
     // A wrong password (a variant of the real one).
-    LibpqSession session(
-        Server(c.SuperuserDsn(kPrimary) +
-               " user=monitor password='pw-9f2c quoted wrong'"),
-        seconds(5));
+    SyncSession session(Server(c.SuperuserDsn(kPrimary) +
+                               " user=monitor password='pw-9f2c quoted wrong'"),
+                        seconds(5));
     const Status s = session.Connect(In(seconds(30)));
     REQUIRE_FALSE(s.ok());
     CHECK_THAT(s.message(), Catch::Contains("password authentication failed"));
@@ -182,7 +184,7 @@ TEST_CASE("LibpqSession: authentication errors never show the password") {
 // Runs every default collector on `server` as `monitor`; REQUIREs that each
 // query succeeds and parses.
 ServerSample Collect(TestCluster& c, int server) {
-  LibpqSession session(Server(c.Dsn(server)), seconds(10));
+  SyncSession session(Server(c.Dsn(server)), seconds(10));
   REQUIRE(session.Connect(In(seconds(30))).ok());
   const auto collectors = DefaultCollectors();
   std::vector<std::string> queries;
@@ -206,7 +208,7 @@ TEST_CASE("Collectors run on a primary as pg_monitor", "[versions]") {
   REQUIRE(c.WaitStreaming(seconds(30)));
   // An idle client of another role, for the activity collector (with an
   // application_name of its own: the agent's connections are not counted).
-  LibpqSession idle(
+  SyncSession idle(
       Server(c.SuperuserDsn(kPrimary) + " application_name=some_app"),
       seconds(10));
   REQUIRE(idle.Connect(In(seconds(30))).ok());

@@ -3,16 +3,17 @@
 // command. Polls every server once, runs one health check, routes N real
 // probe reads through the routing model against the live servers, and
 // prints where they went.
-#ifndef PGRE_PROBE_ROUTE_CHECK_H_
-#define PGRE_PROBE_ROUTE_CHECK_H_
+#ifndef PGRE_ENGINE_ROUTE_CHECK_H_
+#define PGRE_ENGINE_ROUTE_CHECK_H_
 
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
-#include "pg/session.h"
-#include "probe/routing_loop.h"
+#include "engine/async_session.h"
+#include "engine/server_worker.h"
+#include "routing/routing_model.h"
 
 namespace pgre {
 
@@ -47,12 +48,13 @@ RouteCheckReport BuildRouteCheckReport(
 // The report as a text table.
 std::string FormatRouteCheckReport(const RouteCheckReport& report);
 
-// Runs the whole check against the live servers and writes the table to
-// `out`. Returns 0 when every read succeeded and every replica in rotation
-// got at least one read, 1 otherwise.
-int RunRouteCheck(const Config& config, int reads, SessionFactory* sessions,
-                  const Clock* clock, std::ostream& out);
+// Runs the whole check against the live servers of `config` (on an Engine
+// of one loop; `sessions` null: libpq) and writes the table to `out`.
+// Returns 0 when every read succeeded and every replica in rotation got at
+// least one read, 1 otherwise.
+int RunRouteCheck(const Config& config, int reads, const Clock* clock,
+                  std::ostream& out, AsyncSessionFactory* sessions = nullptr);
 
 }  // namespace pgre
 
-#endif  // PGRE_PROBE_ROUTE_CHECK_H_
+#endif  // PGRE_ENGINE_ROUTE_CHECK_H_

@@ -1,11 +1,12 @@
-#include "probe/route_check.h"
+#include "engine/route_check.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <future>
+#include <thread>
 
 #include "cluster/cluster_state.h"
-#include "poll/poller.h"
+#include "engine/engine.h"
 
 namespace pgre {
 namespace {
@@ -97,43 +98,33 @@ std::string FormatRouteCheckReport(const RouteCheckReport& r) {
   return out;
 }
 
-int RunRouteCheck(const Config& config, int reads, SessionFactory* sessions,
-                  const Clock* clock, std::ostream& out) {
-  ClusterState cluster(config, clock);
-  auto collectors = DefaultCollectors();
-  // The primary first, so that the replicas' lag is measured against it;
-  // then every replica at once.
-  // A round polls the primary, then every replica at once. Under writes a
+int RunRouteCheck(const Config& config, int reads, const Clock* clock,
+                  std::ostream& out, AsyncSessionFactory* sessions) {
+  auto cluster = std::make_shared<ClusterState>(config, clock);
+  Engine engine({config}, {cluster}, 1, clock, nullptr, sessions);
+  engine.Start(/*routing=*/false);
+  // Every server polled, and the replicas' lag exact (under writes a
   // replica is a little behind the primary's first observed position, which
-  // only bounds its lag from below: a second round (a few at most) makes it
-  // exact, as the daemon's first check waits for.
-  std::vector<std::unique_ptr<Poller>> pollers;
-  pollers.push_back(std::make_unique<Poller>(config.primary, config, sessions,
-                                             &collectors, clock));
-  for (const ServerConfig& r : config.replicas) {
-    pollers.push_back(
-        std::make_unique<Poller>(r, config, sessions, &collectors, clock));
+  // only bounds its lag from below: the next polls make it exact), as the
+  // daemon's first check waits for; bounded like the daemon's wait.
+  const MonoTime deadline = clock->Now() + config.connect_timeout +
+                            config.query_timeout + 2 * config.poll_interval;
+  while (!cluster->ReadyForFirstCheck() && clock->Now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  auto poll = [&](int index) {
-    if (auto outcome = pollers[index]->PollOnce()) {
-      cluster.RecordPoll(index, *outcome);
-    }
-  };
-  for (int round = 0; round < 3 && !cluster.ReadyForFirstCheck(); ++round) {
-    poll(0);
-    std::vector<std::future<void>> polls;
-    for (std::size_t i = 1; i < pollers.size(); ++i) {
-      polls.push_back(std::async(std::launch::async, poll, int(i)));
-    }
-    for (auto& f : polls) f.get();
-  }
-
-  RoutingLoop loop(config, sessions, &cluster, clock);
-  loop.SyntheticRound(0);  // one probe of every server out of rotation
-  loop.HealthCheck();
-  const auto results = loop.SyntheticRound(reads);
+  std::promise<std::vector<std::pair<RouteTarget, ProbeResult>>> routed;
+  engine.OnCluster(0, [&](ClusterDriver* driver) {
+    // One probe of every server out of rotation, one check, then the reads.
+    driver->SyntheticRound(0, [&, driver](auto) {
+      cluster->HealthCheck();
+      driver->SyntheticRound(
+          reads, [&](auto results) { routed.set_value(std::move(results)); });
+    });
+  });
+  const auto results = routed.get_future().get();
+  engine.Stop();
   const RouteCheckReport report =
-      BuildRouteCheckReport(cluster.model(), results);
+      BuildRouteCheckReport(cluster->model(), results);
   out << FormatRouteCheckReport(report);
   return report.ok() ? 0 : 1;
 }

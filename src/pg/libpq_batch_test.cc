@@ -1,53 +1,24 @@
-#include "pg/libpq_session.h"
+#include "pg/libpq_batch.h"
 
 #include <libpq-fe.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <climits>
 #include <memory>
 #include <string>
 
 #include "common/redact.h"
-#include "config/config.h"
 
 namespace pgre {
 namespace {
 
 using libpq_internal::CleanMessage;
 using libpq_internal::ConvertResult;
-using libpq_internal::PollTimeoutMs;
-using std::chrono::hours;
-using std::chrono::microseconds;
-using std::chrono::milliseconds;
-using std::chrono::nanoseconds;
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
-
-TEST_CASE("PollTimeoutMs rounds up and clamps", "[libpq]") {
-  const MonoTime now = FakeClock().Now();
-  struct Case {
-    nanoseconds left;
-    int want;
-  };
-  const Case cases[] = {
-      {-hours(1), 0},
-      {nanoseconds(0), 0},
-      {nanoseconds(1), 1},
-      {microseconds(999), 1},
-      {milliseconds(1), 1},
-      {microseconds(1500), 2},
-      {milliseconds(5000), 5000},
-      {hours(24 * 365 * 100), INT_MAX},
-  };
-  for (const Case& c : cases) {
-    INFO(c.left.count() << "ns");
-    CHECK(PollTimeoutMs(now, now + c.left) == c.want);
-  }
-}
 
 TEST_CASE("CleanMessage makes one trimmed line", "[libpq]") {
   CHECK(CleanMessage(nullptr, "fallback") == "fallback");
@@ -126,73 +97,6 @@ TEST_CASE("ConvertResult: statuses", "[libpq]") {
 
   ResultPtr copy(PQmakeEmptyPGresult(nullptr, PGRES_COPY_OUT));
   CHECK_FALSE(ConvertResult(copy.get()).ok);
-}
-
-ServerConfig Server(std::string dsn) {
-  ServerConfig s;
-  s.name = "unit";
-  s.dsn = std::move(dsn);
-  return s;
-}
-
-TEST_CASE("LibpqSession: unusable DSN fails at once without the password",
-          "[libpq]") {
-  struct Case {
-    const char* dsn;
-    const char* password;
-  };
-  // None of these reach the network.
-  const Case cases[] = {
-      {"host=127.0.0.1 port=notaport user=u password=kv-unit-pw-1",
-       "kv-unit-pw-1"},
-      {"postgresql://u:uri-unit-pw-2@127.0.0.1:notaport/db", "uri-unit-pw-2"},
-      {"postgresql://u:uri-unit-pw-3@127.0.0.1/db?bogus_option=1",
-       "uri-unit-pw-3"},
-      {"host=127.0.0.1 password=kv-unit-pw-4 sslmode=bogus", "kv-unit-pw-4"},
-      // libpq echoes the bad token, which here is the password itself.
-      {"postgresql://u:uri-unit-pw-5%zz@127.0.0.1/db", "uri-unit-pw-5"},
-  };
-  for (const Case& c : cases) {
-    LibpqSession session(Server(c.dsn), std::chrono::seconds(5));
-    const Status s =
-        session.Connect(Clock::Real()->Now() + std::chrono::seconds(30));
-    REQUIRE_FALSE(s.ok());
-    CHECK_FALSE(s.message().empty());
-    CHECK(s.message().find(c.password) == std::string::npos);
-    CHECK(s.message().find('\n') == std::string::npos);
-    CHECK_FALSE(session.IsConnected());
-  }
-}
-
-TEST_CASE("LibpqSession: a passed deadline fails without connecting",
-          "[libpq]") {
-  LibpqSession session(Server("host=127.0.0.1 port=1"),
-                       std::chrono::seconds(5));
-  const Status s = session.Connect(Clock::Real()->Now() - milliseconds(1));
-  REQUIRE_FALSE(s.ok());
-  CHECK(s.message() == "connection timeout after 0ms");
-  CHECK_FALSE(session.IsConnected());
-}
-
-TEST_CASE("LibpqSession: RunBatch needs a connection", "[libpq]") {
-  LibpqSession session(Server("host=127.0.0.1 port=1"),
-                       std::chrono::seconds(5));
-  std::vector<QueryResult> results(2);
-  const Status s = session.RunBatch(
-      {"SELECT 1"}, Clock::Real()->Now() + std::chrono::seconds(5), &results);
-  CHECK_FALSE(s.ok());
-  CHECK(s.message() == "not connected");
-  CHECK(results.empty());
-  session.Close();  // no-op when closed
-  session.Close();
-  CHECK_FALSE(session.IsConnected());
-}
-
-TEST_CASE("LibpqSessionFactory makes disconnected sessions", "[libpq]") {
-  LibpqSessionFactory factory(std::chrono::seconds(5));
-  std::unique_ptr<PgSession> s = factory.Create(Server("host=127.0.0.1"));
-  REQUIRE(s != nullptr);
-  CHECK_FALSE(s->IsConnected());
 }
 
 }  // namespace

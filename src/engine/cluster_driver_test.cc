@@ -1,9 +1,9 @@
-#include "probe/routing_loop.h"
+#include "engine/cluster_driver.h"
 
 #include <catch2/catch.hpp>
 
-#include "pg/fake_session.h"
-#include "probe/route_check.h"
+#include "engine/fake_async_session.h"
+#include "engine/route_check.h"
 
 namespace pgre {
 namespace {
@@ -51,86 +51,105 @@ PollOutcome Healthy(const FakeClock& clock, bool primary) {
   return o;
 }
 
+using Reads = std::vector<std::pair<RouteTarget, ProbeResult>>;
+
+// A driver on a loop that is never started (the test runs it with
+// RunPending); polls are recorded straight into the cluster state.
 struct Fixture {
-  Fixture() : store(config, &clock) {
+  Fixture()
+      : cluster(std::make_shared<ClusterState>(config, &clock)),
+        collectors(DefaultCollectors()),
+        driver(config, cluster, &loop, &sessions, &collectors, &clock) {
     for (const char* s : {"primary", "replica1", "replica2", "replica3"}) {
       sessions.Server(s)->Answer("SELECT 1", One());
     }
-    store.RecordPoll(0, Healthy(clock, true));
-    for (int i = 1; i <= 3; ++i) store.RecordPoll(i, Healthy(clock, false));
+    cluster->RecordPoll(0, Healthy(clock, true));
+    for (int i = 1; i <= 3; ++i) cluster->RecordPoll(i, Healthy(clock, false));
   }
+  Reads Round(int reads) {
+    std::optional<Reads> out;
+    driver.SyntheticRound(reads, [&](Reads r) { out = std::move(r); });
+    loop.RunPending();
+    REQUIRE(out.has_value());
+    return *out;
+  }
+
   Config config = ThreeReplicas();
   FakeClock clock;
-  FakeSessionFactory sessions;
-  ClusterState store;
+  FakeAsyncSessionFactory sessions;
+  EventLoop loop;
+  std::shared_ptr<ClusterState> cluster;
+  std::vector<std::unique_ptr<Collector>> collectors;
+  ClusterDriver driver;
 };
 
 TEST_CASE("healthy replicas enter the rotation at the first check",
-          "[routing_loop]") {
+          "[cluster_driver]") {
   Fixture f;
-  RoutingLoop loop(f.config, &f.sessions, &f.store, &f.clock);
-  loop.HealthCheck();
-  auto snap = f.store.Get();
+  f.cluster->HealthCheck();
+  auto snap = f.cluster->Get();
   REQUIRE(snap->routing_active);
   for (const auto& r : snap->replicas()) CHECK(r.routing.in_rotation);
   CHECK_FALSE(snap->failover_active);
 
-  auto reads = loop.SyntheticRound(300);
+  const Reads reads = f.Round(300);
   REQUIRE(reads.size() == 300);
   for (const auto& [target, result] : reads) {
     CHECK(target.kind == RouteTarget::kReplica);
     CHECK(result.ok);
   }
-  snap = f.store.Get();
+  snap = f.cluster->Get();
   for (const auto& r : snap->replicas()) {
     CHECK(r.routing.routed_reads == 100);
     CHECK(r.routing.synthetic_ok == true);
   }
   CHECK(snap->primary().routing.routed_reads == 0);
+  // Each server's reads ran over its one connection.
+  for (int i = 1; i <= 3; ++i) {
+    CHECK(f.sessions.Server("replica" + std::to_string(i))->connects == 1);
+  }
 }
 
 TEST_CASE("a failing probe takes a replica out after fall checks",
-          "[routing_loop]") {
+          "[cluster_driver]") {
   Fixture f;
-  RoutingLoop loop(f.config, &f.sessions, &f.store, &f.clock);
-  loop.HealthCheck();
+  f.cluster->HealthCheck();
   QueryResult broken;
   broken.error = "relation does not exist";
   f.sessions.Server("replica2")->Answer("SELECT 1", broken);
-  loop.SyntheticRound(3);
-  CHECK(f.store.Get()->servers[2].routing.synthetic_ok == false);
-  loop.HealthCheck();
-  CHECK(f.store.Get()->servers[2].routing.in_rotation);  // fall = 2
-  loop.HealthCheck();
-  auto snap = f.store.Get();
+  f.Round(3);
+  CHECK(f.cluster->Get()->servers[2].routing.synthetic_ok == false);
+  f.cluster->HealthCheck();
+  CHECK(f.cluster->Get()->servers[2].routing.in_rotation);  // fall = 2
+  f.cluster->HealthCheck();
+  auto snap = f.cluster->Get();
   CHECK_FALSE(snap->servers[2].routing.in_rotation);
   CHECK(snap->servers[2].routing.reason == "synthetic check failed");
   CHECK(snap->servers[2].routing.rotation_changes == 2);  // in, out
 
   // Out of rotation it still gets probed, so it can come back.
   f.sessions.Server("replica2")->Answer("SELECT 1", One());
-  auto reads = loop.SyntheticRound(4);
+  const Reads reads = f.Round(4);
   for (const auto& [target, result] : reads) CHECK(target.server != 2);
-  CHECK(f.store.Get()->servers[2].routing.synthetic_ok == true);
-  loop.HealthCheck();
-  loop.HealthCheck();
-  CHECK(f.store.Get()->servers[2].routing.in_rotation);
+  CHECK(f.cluster->Get()->servers[2].routing.synthetic_ok == true);
+  f.cluster->HealthCheck();
+  f.cluster->HealthCheck();
+  CHECK(f.cluster->Get()->servers[2].routing.in_rotation);
 }
 
 TEST_CASE("all replicas down: reads fail over to the primary",
-          "[routing_loop]") {
+          "[cluster_driver]") {
   Fixture f;
   PollOutcome down;
   down.error = "connect: refused";
-  for (int i = 1; i <= 3; ++i) f.store.RecordPoll(i, down);
-  RoutingLoop loop(f.config, &f.sessions, &f.store, &f.clock);
-  loop.HealthCheck();
-  auto reads = loop.SyntheticRound(5);
+  for (int i = 1; i <= 3; ++i) f.cluster->RecordPoll(i, down);
+  f.cluster->HealthCheck();
+  const Reads reads = f.Round(5);
   for (const auto& [target, result] : reads) {
     CHECK(target.kind == RouteTarget::kPrimary);
     CHECK(result.ok);
   }
-  auto snap = f.store.Get();
+  auto snap = f.cluster->Get();
   CHECK(snap->failover_active);
   CHECK(snap->primary().routing.routed_reads == 5);
   CHECK(snap->primary().routing.synthetic_ok == true);
@@ -138,6 +157,22 @@ TEST_CASE("all replicas down: reads fail over to the primary",
     CHECK_FALSE(r.routing.in_rotation);
     CHECK(r.routing.reason == "down");
   }
+}
+
+TEST_CASE("a hung replica holds its own reads, not the others'",
+          "[cluster_driver]") {
+  Fixture f;
+  f.cluster->HealthCheck();
+  f.sessions.Server("replica3")->hang = true;
+  int done = 0;
+  f.driver.SyntheticRound(6, [&](Reads) { ++done; });
+  f.loop.RunPending();
+  // The round waits for replica3 (its deadline ends it in real life), but
+  // the other replicas' reads ran and were counted at once.
+  CHECK(done == 0);
+  CHECK(f.sessions.Server("replica1")->batches == 2);
+  CHECK(f.sessions.Server("replica2")->batches == 2);
+  CHECK(f.sessions.Server("replica3")->batches == 0);
 }
 
 TEST_CASE("route-check report: shares, errors, starvation", "[route_check]") {

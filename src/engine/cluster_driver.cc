@@ -1,0 +1,157 @@
+#include "engine/cluster_driver.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace pgre {
+
+ClusterDriver::ClusterDriver(
+    const Config& config, std::shared_ptr<ClusterState> cluster,
+    EventLoop* loop, AsyncSessionFactory* sessions,
+    const std::vector<std::unique_ptr<Collector>>* collectors,
+    const Clock* clock, ChangeHook on_change)
+    : config_(config),
+      cluster_(std::move(cluster)),
+      loop_(loop),
+      clock_(clock),
+      health_timer_(loop, [this](Watch::Ready) { HealthTick(); }),
+      synthetic_timer_(loop, [this](Watch::Ready) { SyntheticTick(); }),
+      on_change_(std::move(on_change)),
+      change_timer_(loop, [this](Watch::Ready) {
+        last_change_call_ = clock_->Now();
+        on_change_(*cluster_, config_.poll_interval);
+      }) {
+  std::vector<ServerConfig> servers = {config.primary};
+  servers.insert(servers.end(), config.replicas.begin(), config.replicas.end());
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    workers_.push_back(std::make_unique<ServerWorker>(
+        servers[i], config, loop, sessions, collectors, clock,
+        [this, i](const PollOutcome& out) {
+          cluster_->RecordPoll(static_cast<int>(i), out);
+          Changed();
+        }));
+  }
+}
+
+void ClusterDriver::Start(MonoTime first, bool routing) {
+  const MonoTime now = first;
+  // The primary first (so that replicas' lag has a reference at once), the
+  // others spread over a fraction of the interval.
+  const auto step = config_.poll_interval / (4 * workers_.size());
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    workers_[i]->Start(now + step * i);
+  }
+  if (!routing) return;
+  first_check_deadline_ = now + config_.connect_timeout +
+                          config_.query_timeout + config_.poll_interval;
+  AwaitFirstCheck();
+}
+
+void ClusterDriver::Changed() {
+  if (!on_change_ || change_timer_.armed()) return;
+  const MonoTime at = std::max(clock_->Now() + config_.poll_interval / 4,
+                               last_change_call_ + config_.poll_interval);
+  change_timer_.Arm(-1, false, false, at);
+}
+
+void ClusterDriver::AwaitFirstCheck() {
+  if (!cluster_->ReadyForFirstCheck() &&
+      clock_->Now() < first_check_deadline_) {
+    health_timer_.Arm(-1, false, false,
+                      clock_->Now() + std::chrono::milliseconds(50));
+    return;
+  }
+  // Probe every server out of rotation once, then the first check, which
+  // decides at once.
+  SyntheticRound(0, [this](auto) {
+    cluster_->HealthCheck();
+    Changed();
+    next_health_ = clock_->Now() + config_.routing.health_check_interval;
+    health_timer_.Arm(-1, false, false, next_health_);
+    next_synthetic_ = clock_->Now() + config_.routing.synthetic_check_interval;
+    synthetic_timer_.Arm(-1, false, false, next_synthetic_);
+  });
+}
+
+void ClusterDriver::HealthTick() {
+  if (next_health_ == MonoTime{}) return AwaitFirstCheck();
+  cluster_->HealthCheck();
+  Changed();
+  next_health_ += config_.routing.health_check_interval;
+  if (next_health_ < clock_->Now()) next_health_ = clock_->Now();
+  health_timer_.Arm(-1, false, false, next_health_);
+}
+
+void ClusterDriver::SyntheticTick() {
+  next_synthetic_ += config_.routing.synthetic_check_interval;
+  if (next_synthetic_ < clock_->Now()) next_synthetic_ = clock_->Now();
+  synthetic_timer_.Arm(-1, false, false, next_synthetic_);
+  // One round at a time: a round still waiting on a slow server skips
+  // this tick.
+  if (round_running_) return;
+  SyntheticRound(config_.routing.synthetic_reads, nullptr);
+}
+
+void ClusterDriver::SyntheticRound(int reads, RoundDone done) {
+  const SyntheticPlan plan = cluster_->PlanSynthetic(reads);
+  const int n = static_cast<int>(workers_.size());
+  struct Round {
+    std::vector<std::vector<ProbeResult>> results;
+    int pending = 0;
+    std::vector<RouteTarget> reads;
+    RoundDone done;
+  };
+  auto round = std::make_shared<Round>();
+  round->results.resize(n);
+  round->reads = plan.reads;
+  round->done = std::move(done);
+  for (int s = 0; s < n; ++s) round->pending += plan.probes[s];
+  round_running_ = true;
+  auto finish = [this, round] {
+    const int count = static_cast<int>(round->results.size());
+    for (int s = 0; s < count; ++s) {
+      const auto& results = round->results[s];
+      if (results.empty()) continue;
+      bool all_ok = true;
+      for (const ProbeResult& r : results) all_ok &= r.ok;
+      cluster_->RecordSynthetic(s, all_ok, ToSeconds(results.back().duration));
+      for (const ProbeResult& r : results) {
+        if (r.ok) continue;
+        spdlog::debug("synthetic read on {} failed: {}",
+                      workers_[s]->server().name, r.error);
+        break;
+      }
+    }
+    round_running_ = false;
+    Changed();
+    if (!round->done) return;
+    // Per routed read, in order: the next unused result of its server.
+    std::vector<std::size_t> next(count, 0);
+    std::vector<std::pair<RouteTarget, ProbeResult>> out;
+    for (const RouteTarget& t : round->reads) {
+      ProbeResult r;
+      if (t.server < 0 || t.server >= count) {
+        r.error = "no target (fallback none)";
+      } else {
+        r = round->results[t.server][next[t.server]++];
+      }
+      out.emplace_back(t, r);
+    }
+    round->done(std::move(out));
+  };
+  if (round->pending == 0) {
+    loop_->Post(finish);
+    return;
+  }
+  for (int s = 0; s < n; ++s) {
+    for (int k = 0; k < plan.probes[s]; ++k) {
+      workers_[s]->QueueProbe([round, s, finish](ProbeResult r) {
+        round->results[s].push_back(std::move(r));
+        if (--round->pending == 0) finish();
+      });
+    }
+  }
+}
+
+}  // namespace pgre

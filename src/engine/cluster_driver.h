@@ -1,0 +1,81 @@
+// ClusterDriver: one cluster on one loop: a ServerWorker per server
+// (staggered over the first poll interval, so that a thousand servers do
+// not start at the same instant), and the routing model's two timers:
+//  - health checks every routing.health_check_interval
+//    (ClusterState::HealthCheck); the first waits (bounded by
+//    connect_timeout + query_timeout + poll_interval) until
+//    ClusterState::ReadyForFirstCheck, after one synthetic read of every
+//    server out of rotation, so that it decides on real data;
+//  - synthetic checks every routing.synthetic_check_interval: routes
+//    routing.synthetic_reads reads through the model, runs the probe query
+//    on each chosen server (on that server's worker), records the results.
+//    Servers out of rotation get one read per round too, so they can
+//    return.
+// After the cluster changed (a poll landed, a check, a round), `on_change`
+// (when set) runs on the loop, coalesced: a quarter of the poll interval
+// after the change (so that one poll round is one call), and at most once
+// per poll interval. The agent renders the cluster's metrics there
+// (http/exposition.h), off the HTTP thread.
+//
+// Thread safety: the loop's thread only (construct and destroy anywhere
+// while the loop is not running).
+#ifndef PGRE_ENGINE_CLUSTER_DRIVER_H_
+#define PGRE_ENGINE_CLUSTER_DRIVER_H_
+
+#include <functional>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "cluster/cluster_state.h"
+#include "engine/server_worker.h"
+
+namespace pgre {
+
+class ClusterDriver {
+ public:
+  using RoundDone =
+      std::function<void(std::vector<std::pair<RouteTarget, ProbeResult>>)>;
+  using ChangeHook =
+      std::function<void(const ClusterState&, Duration poll_interval)>;
+
+  // REQUIRES: every pointer outlives the driver.
+  ClusterDriver(const Config& config, std::shared_ptr<ClusterState> cluster,
+                EventLoop* loop, AsyncSessionFactory* sessions,
+                const std::vector<std::unique_ptr<Collector>>* collectors,
+                const Clock* clock, ChangeHook on_change = nullptr);
+
+  // Starts polling at `first`; with `routing`, the health and synthetic
+  // timers too.
+  void Start(MonoTime first, bool routing = true);
+
+  // One synthetic round now: `reads` routed reads plus a read of every
+  // server out of rotation; `done` (optional) gets each routed read's
+  // target and result, in order.
+  void SyntheticRound(int reads, RoundDone done);
+
+ private:
+  void AwaitFirstCheck();
+  void HealthTick();
+  void SyntheticTick();
+  void Changed();
+
+  const Config config_;
+  std::shared_ptr<ClusterState> cluster_;
+  EventLoop* loop_;
+  const Clock* clock_;
+  std::vector<std::unique_ptr<ServerWorker>> workers_;  // by server index
+  Watch health_timer_;
+  Watch synthetic_timer_;
+  ChangeHook on_change_;
+  Watch change_timer_;
+  MonoTime last_change_call_{};
+  MonoTime first_check_deadline_{};
+  MonoTime next_health_{};
+  MonoTime next_synthetic_{};
+  bool round_running_ = false;
+};
+
+}  // namespace pgre
+
+#endif  // PGRE_ENGINE_CLUSTER_DRIVER_H_

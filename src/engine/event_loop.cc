@@ -1,0 +1,150 @@
+#include "engine/event_loop.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace pgre {
+namespace {
+
+void InitLibevent() {
+  static std::once_flag once;
+  std::call_once(once, [] { evthread_use_pthreads(); });
+}
+
+timeval Until(MonoTime deadline) {
+  const auto left = std::max<std::chrono::nanoseconds>(
+      std::chrono::nanoseconds(0), deadline - Clock::Real()->Now());
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(left);
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(us.count() / 1000000);
+  tv.tv_usec = static_cast<suseconds_t>(us.count() % 1000000);
+  return tv;
+}
+
+}  // namespace
+
+EventLoop::EventLoop() {
+  InitLibevent();
+  base_ = event_base_new();
+  if (base_ == nullptr) std::abort();  // out of file descriptors or memory
+  posted_ = event_new(base_, -1, EV_PERSIST, &EventLoop::OnPosted, this);
+  event_add(posted_, nullptr);
+}
+
+EventLoop::~EventLoop() {
+  Stop();
+  event_free(posted_);
+  event_base_free(base_);
+}
+
+void EventLoop::Start() {
+  thread_ = std::thread([this] {
+    // A server that hangs up mid-write costs an EPIPE, never the process
+    // (libpq sends with MSG_NOSIGNAL already; this covers the rest).
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY);
+  });
+}
+
+void EventLoop::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    queue_.clear();
+  }
+  // Through the posted event, so that a loop that has not started yet
+  // still ends (event_base_loop forgets a break that came before it).
+  event_active(posted_, EV_READ, 0);
+  if (thread_.joinable()) thread_.join();
+}
+
+void EventLoop::RunPending() {
+  while (true) {
+    event_base_loop(base_, EVLOOP_NONBLOCK);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.empty() || stopped_) return;
+  }
+}
+
+void EventLoop::Post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    queue_.push_back(std::move(fn));
+  }
+  event_active(posted_, EV_READ, 0);
+}
+
+void EventLoop::OnPosted(int, short, void* self) {
+  auto* loop = static_cast<EventLoop*>(self);
+  std::deque<std::function<void()>> batch;
+  {
+    std::lock_guard<std::mutex> lock(loop->mu_);
+    if (loop->stopped_) {
+      event_base_loopbreak(loop->base_);
+      return;
+    }
+    batch.swap(loop->queue_);
+  }
+  for (auto& fn : batch) fn();
+}
+
+Watch::Watch(EventLoop* loop, std::function<void(Ready)> callback)
+    : loop_(loop), callback_(std::move(callback)) {}
+
+Watch::~Watch() {
+  if (ev_ != nullptr) event_free(ev_);  // deletes it first
+}
+
+void Watch::Arm(int fd, bool read, bool write,
+                std::optional<MonoTime> deadline) {
+  short what = 0;
+  if (fd >= 0 && read) what |= EV_READ;
+  if (fd >= 0 && write) what |= EV_WRITE;
+  // One event per Watch, reassigned at every Arm (no allocation per wait).
+  if (ev_ == nullptr) {
+    ev_ = event_new(loop_->base(), what == 0 ? -1 : fd, what, &Watch::OnEvent,
+                    this);
+  } else {
+    event_del(ev_);
+    event_assign(ev_, loop_->base(), what == 0 ? -1 : fd, what, &Watch::OnEvent,
+                 this);
+  }
+  armed_ = true;
+  if (deadline) {
+    const timeval tv = Until(*deadline);
+    event_add(ev_, &tv);
+  } else {
+    event_add(ev_, nullptr);
+  }
+}
+
+void Watch::Cancel() {
+  if (ev_ != nullptr) event_del(ev_);
+  armed_ = false;
+}
+
+bool Watch::armed() const { return armed_; }
+
+void Watch::OnEvent(int, short what, void* self) {
+  auto* w = static_cast<Watch*>(self);
+  Ready ready;
+  ready.readable = (what & EV_READ) != 0;
+  ready.writable = (what & EV_WRITE) != 0;
+  ready.timed_out = (what & EV_TIMEOUT) != 0;
+  // One shot: the event is spent (not pending). The callback may Arm()
+  // again or even destroy this Watch, so nothing of `w` is used after it.
+  w->armed_ = false;
+  auto callback = w->callback_;  // a copy: it may destroy the Watch
+  callback(ready);
+}
+
+}  // namespace pgre

@@ -1,0 +1,296 @@
+#include "engine/libpq_async_session.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+
+#include "common/redact.h"
+#include "config/config.h"
+#include "config/dsn.h"
+#include "pg/libpq_batch.h"
+
+namespace pgre {
+namespace {
+
+using libpq_internal::CleanMessage;
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (true) {
+    const auto comma = s.find(',', start);
+    out.push_back(s.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string TimeoutMessage(std::string_view what, MonoTime deadline) {
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+      deadline - Clock::Real()->Now());
+  return std::string(what) +
+         std::to_string(std::max<long long>(0, left.count())) + "ms";
+}
+
+}  // namespace
+
+LibpqAsyncSession::LibpqAsyncSession(const ServerConfig& server,
+                                     EventLoop* loop, Resolver* resolver,
+                                     Duration statement_timeout)
+    : dsn_(server.dsn),
+      password_(server.password),
+      statement_timeout_(statement_timeout),
+      loop_(loop),
+      resolver_(resolver),
+      watch_(loop, [this](Watch::Ready r) { OnReady(r); }) {
+  RegisterDsnSecrets(dsn_);
+  RegisterSecret(password_);
+  std::string error;
+  if (auto parsed = ParseDsn(dsn_, &error)) {
+    if (parsed->Get("hostaddr").empty()) {
+      auto hosts = SplitCommas(parsed->Get("host"));
+      if (std::any_of(hosts.begin(), hosts.end(), NeedsResolving)) {
+        hosts_ = std::move(hosts);
+      }
+    }
+  }
+}
+
+LibpqAsyncSession::~LibpqAsyncSession() { Close(); }
+
+bool LibpqAsyncSession::IsConnected() const {
+  return conn_ != nullptr && state_ != State::kConnecting &&
+         state_ != State::kSetting && PQstatus(conn_) == CONNECTION_OK;
+}
+
+int LibpqAsyncSession::ServerVersion() const {
+  return IsConnected() ? PQserverVersion(conn_) : 0;
+}
+
+void LibpqAsyncSession::Close() {
+  watch_.Cancel();
+  ++*generation_;
+  if (conn_ != nullptr) {
+    PQfinish(conn_);  // nonblocking once connected: never waits
+    conn_ = nullptr;
+  }
+  state_ = State::kIdle;
+  connect_done_ = nullptr;
+  batch_done_ = nullptr;
+  results_.reset();
+}
+
+void LibpqAsyncSession::Fail(std::string message) {
+  const State was = state_;
+  ConnectDone cd = std::move(connect_done_);
+  BatchDone bd = std::move(batch_done_);
+  Close();
+  if (was == State::kFlushing || was == State::kReading) {
+    if (bd) bd(Status::Error(std::move(message)), {});
+  } else if (cd) {
+    cd(Status::Error(std::move(message)));
+  }
+}
+
+void LibpqAsyncSession::FailWithLibpq(const char* fallback) {
+  Fail(CleanMessage(conn_ != nullptr ? PQerrorMessage(conn_) : nullptr,
+                    fallback));
+}
+
+void LibpqAsyncSession::Connect(MonoTime deadline, ConnectDone done) {
+  if (IsConnected()) {
+    // Through the loop, and dropped if the session closes meanwhile.
+    loop_->Post([g = generation_, mine = *generation_, done = std::move(done)] {
+      if (*g == mine) done(Status::Ok());
+    });
+    return;
+  }
+  Close();
+  deadline_ = deadline;
+  timeout_message_ = TimeoutMessage("connection timeout after ", deadline);
+  if (deadline <= Clock::Real()->Now()) {
+    // No time left: fail without touching the network.
+    loop_->Post([g = generation_, mine = *generation_, done = std::move(done),
+                 message = timeout_message_] {
+      if (*g == mine) done(Status::Error(message));
+    });
+    return;
+  }
+  connect_done_ = std::move(done);
+  if (hosts_.empty() || resolver_ == nullptr) {
+    state_ = State::kConnecting;
+    // Through the loop, never inside this call.
+    loop_->Post([this, g = generation_, mine = *generation_] {
+      if (*g == mine) StartLibpq("");
+    });
+    return;
+  }
+  state_ = State::kResolving;
+  // A deadline for the lookup too; the answer is ignored once closed.
+  watch_.Arm(-1, false, false, deadline_);
+  resolver_->Resolve(hosts_, loop_,
+                     [this, g = generation_, mine = *generation_](
+                         Status s, std::string hostaddr) {
+                       if (*g != mine || state_ != State::kResolving) return;
+                       if (!s.ok()) return Fail(s.message());
+                       watch_.Cancel();
+                       StartLibpq(hostaddr);
+                     });
+}
+
+void LibpqAsyncSession::StartLibpq(const std::string& hostaddr) {
+  state_ = State::kConnecting;
+  // Keywords after dbname override what the expanded DSN says.
+  std::vector<const char*> keywords = {"dbname", "fallback_application_name"};
+  std::vector<const char*> values = {dsn_.c_str(), "pg_replica_exporter"};
+  if (!hostaddr.empty()) {
+    keywords.push_back("hostaddr");
+    values.push_back(hostaddr.c_str());
+  }
+  if (!password_.empty()) {
+    keywords.push_back("password");
+    values.push_back(password_.c_str());
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+  conn_ = PQconnectStartParams(keywords.data(), values.data(), 1);
+  if (conn_ == nullptr) return Fail("out of memory");
+  if (PQstatus(conn_) == CONNECTION_BAD) {
+    // Before any network I/O: the connection string did not parse, and
+    // libpq's message quotes the pieces it choked on.
+    return Fail(HideQuotedFragments(
+        CleanMessage(PQerrorMessage(conn_), "connection failed")));
+  }
+  // Per the libpq docs, start as if PQconnectPoll had returned WRITING.
+  const int fd = PQsocket(conn_);
+  if (fd < 0) return FailWithLibpq("connection failed: no socket");
+  watch_.Arm(fd, false, true, deadline_);
+}
+
+void LibpqAsyncSession::OnReady(Watch::Ready ready) {
+  if (ready.timed_out) return Fail(timeout_message_);
+  switch (state_) {
+    case State::kConnecting:
+      return StepConnect();
+    case State::kSetting:
+    case State::kFlushing:
+      if (ready.readable && !PQconsumeInput(conn_)) {
+        return FailWithLibpq("connection lost");
+      }
+      return StepFlush();
+    case State::kReading:
+      if (!PQconsumeInput(conn_)) return FailWithLibpq("connection lost");
+      return StepRead();
+    case State::kIdle:
+    case State::kResolving:
+      return;
+  }
+}
+
+void LibpqAsyncSession::StepConnect() {
+  switch (PQconnectPoll(conn_)) {
+    case PGRES_POLLING_FAILED:
+      return FailWithLibpq("connection failed");
+    case PGRES_POLLING_READING:
+      return watch_.Arm(PQsocket(conn_), true, false, deadline_);
+    case PGRES_POLLING_WRITING:
+      return watch_.Arm(PQsocket(conn_), false, true, deadline_);
+    case PGRES_POLLING_OK:
+    default:
+      break;
+  }
+  if (PQsetnonblocking(conn_, 1) != 0) {
+    return FailWithLibpq("cannot set nonblocking");
+  }
+  // SET statement_timeout, as a one-query batch of its own.
+  state_ = State::kSetting;
+  const long long ms = std::max<long long>(0, statement_timeout_.count());
+  const std::vector<std::string> set = {"SET statement_timeout = " +
+                                        std::to_string(ms)};
+  if (!libpq_internal::SendPipeline(conn_, set)) {
+    return FailWithLibpq("cannot send queries");
+  }
+  results_ = std::make_unique<libpq_internal::PipelineResults>(1);
+  StepFlush();
+}
+
+void LibpqAsyncSession::RunBatch(std::vector<std::string> queries,
+                                 MonoTime deadline, BatchDone done) {
+  if (!IsConnected() || Busy()) {
+    loop_->Post([g = generation_, mine = *generation_, done = std::move(done)] {
+      if (*g == mine) done(Status::Error("not connected"), {});
+    });
+    return;
+  }
+  deadline_ = deadline;
+  timeout_message_ = TimeoutMessage("timeout after ", deadline);
+  batch_done_ = std::move(done);
+  if (queries.empty()) {
+    BatchDone d = std::move(batch_done_);
+    loop_->Post([g = generation_, mine = *generation_, d] {
+      if (*g == mine) d(Status::Ok(), {});
+    });
+    return;
+  }
+  state_ = State::kFlushing;
+  if (!libpq_internal::SendPipeline(conn_, queries)) {
+    return FailWithLibpq("cannot send queries");
+  }
+  results_ = std::make_unique<libpq_internal::PipelineResults>(queries.size());
+  StepFlush();
+}
+
+void LibpqAsyncSession::StepFlush() {
+  const int r = PQflush(conn_);
+  if (r < 0) return FailWithLibpq("cannot send queries");
+  if (r == 1) {
+    // More to send; read too, the server may be blocked sending to us.
+    return watch_.Arm(PQsocket(conn_), true, true, deadline_);
+  }
+  if (state_ == State::kFlushing) state_ = State::kReading;
+  StepRead();
+}
+
+void LibpqAsyncSession::StepRead() {
+  switch (results_->Drain(conn_)) {
+    case libpq_internal::PipelineResults::kNeedInput:
+      return watch_.Arm(PQsocket(conn_), true, false, deadline_);
+    case libpq_internal::PipelineResults::kLost:
+      return FailWithLibpq("connection lost");
+    case libpq_internal::PipelineResults::kConfused:
+      return FailWithLibpq("unexpected end of results");
+    case libpq_internal::PipelineResults::kDone:
+      break;
+  }
+  watch_.Cancel();
+  std::vector<QueryResult> results = results_->Take();
+  const bool drop = results_->exit_failed();
+  results_.reset();
+  if (state_ == State::kSetting) {
+    if (drop || results.size() != 1 || !results[0].ok) {
+      return Fail(
+          "SET statement_timeout failed: " +
+          (results.empty() ? std::string("no result") : results[0].error));
+    }
+    state_ = State::kIdle;
+    ConnectDone done = std::move(connect_done_);
+    return done(Status::Ok());
+  }
+  state_ = State::kIdle;
+  BatchDone done = std::move(batch_done_);
+  if (drop) {
+    // Every result is in; the connection is in an unknown state: drop it,
+    // keep the results.
+    Close();
+  }
+  done(Status::Ok(), std::move(results));
+}
+
+std::unique_ptr<AsyncSession> LibpqAsyncSessionFactory::Create(
+    const ServerConfig& server, Duration statement_timeout, EventLoop* loop) {
+  return std::make_unique<LibpqAsyncSession>(server, loop, resolver_,
+                                             statement_timeout);
+}
+
+}  // namespace pgre

@@ -1,0 +1,98 @@
+// LibpqAsyncSession: the real AsyncSession, libpq in nonblocking mode on an
+// event loop: PQconnectStartParams/PQconnectPoll for the connection (the
+// socket watched for what libpq asks, each step re-armed since libpq may
+// switch sockets between hosts), pipeline mode for batches (flush while
+// the socket takes data, then collect as results arrive), every operation
+// bounded by its deadline. Names are resolved off the loop first
+// (engine/resolver.h) unless the DSN gives hostaddr.
+//
+// Secrets: the DSN's secret options and a password_file's password are
+// registered with the scrubber when the session is built; every libpq
+// message is scrubbed before it leaves.
+//
+// Thread safety: the loop's thread only (see AsyncSession).
+#ifndef PGRE_ENGINE_LIBPQ_ASYNC_SESSION_H_
+#define PGRE_ENGINE_LIBPQ_ASYNC_SESSION_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/async_session.h"
+#include "engine/event_loop.h"
+#include "engine/resolver.h"
+#include "pg/libpq_batch.h"
+
+struct pg_conn;
+
+namespace pgre {
+
+class LibpqAsyncSession : public AsyncSession {
+ public:
+  // `resolver` may be null (libpq resolves, on the loop). Every connection
+  // sets statement_timeout to `statement_timeout` (0 = none).
+  LibpqAsyncSession(const ServerConfig& server, EventLoop* loop,
+                    Resolver* resolver, Duration statement_timeout);
+  ~LibpqAsyncSession() override;  // Close()s
+
+  void Connect(MonoTime deadline, ConnectDone done) override;
+  void RunBatch(std::vector<std::string> queries, MonoTime deadline,
+                BatchDone done) override;
+  bool IsConnected() const override;
+  bool Busy() const override { return state_ != State::kIdle; }
+  int ServerVersion() const override;
+  void Close() override;
+
+ private:
+  enum class State {
+    kIdle,
+    kResolving,
+    kConnecting,
+    kSetting,
+    kFlushing,
+    kReading
+  };
+  void StartLibpq(const std::string& hostaddr);
+  void OnReady(Watch::Ready ready);
+  void StepConnect();
+  void StartBatch(std::vector<std::string> queries);
+  void StepFlush();
+  void StepRead();
+  // Ends the operation in flight with an error (connection closed).
+  void Fail(std::string message);
+  void FailWithLibpq(const char* fallback);
+
+  const std::string dsn_;           // SECRET
+  const std::string password_;      // SECRET: from a password_file, or ""
+  std::vector<std::string> hosts_;  // of the DSN, when names need resolving
+  const Duration statement_timeout_;
+  EventLoop* loop_;
+  Resolver* resolver_;
+  Watch watch_;
+  pg_conn* conn_ = nullptr;
+  State state_ = State::kIdle;
+  MonoTime deadline_{};
+  std::string timeout_message_;
+  ConnectDone connect_done_;
+  BatchDone batch_done_;
+  std::unique_ptr<libpq_internal::PipelineResults> results_;
+  // Bumped on every Close(), so that a stale resolver answer is ignored.
+  std::shared_ptr<int> generation_ = std::make_shared<int>(0);
+};
+
+class LibpqAsyncSessionFactory : public AsyncSessionFactory {
+ public:
+  // `resolver` may be null (libpq resolves names itself, on the loop).
+  explicit LibpqAsyncSessionFactory(Resolver* resolver) : resolver_(resolver) {}
+  std::unique_ptr<AsyncSession> Create(const ServerConfig& server,
+                                       Duration statement_timeout,
+                                       EventLoop* loop) override;
+
+ private:
+  Resolver* resolver_;
+};
+
+}  // namespace pgre
+
+#endif  // PGRE_ENGINE_LIBPQ_ASYNC_SESSION_H_

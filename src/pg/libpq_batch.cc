@@ -1,0 +1,143 @@
+#include "pg/libpq_batch.h"
+
+#include <libpq-fe.h>
+
+#include "common/redact.h"
+
+namespace pgre::libpq_internal {
+
+std::string CleanMessage(const char* message, std::string_view fallback) {
+  std::string out;
+  if (message != nullptr) {
+    std::string_view rest(message);
+    while (!rest.empty()) {
+      const size_t nl = rest.find('\n');
+      std::string_view line = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view()
+                                          : rest.substr(nl + 1);
+      const size_t b = line.find_first_not_of(" \t\r");
+      if (b == std::string_view::npos) continue;
+      const size_t e = line.find_last_not_of(" \t\r");
+      if (!out.empty()) out += ' ';
+      out.append(line.substr(b, e - b + 1));
+    }
+  }
+  if (out.empty()) out.assign(fallback);
+  return ScrubSecrets(out);
+}
+
+QueryResult ConvertResult(const pg_result* result) {
+  QueryResult out;
+  if (result == nullptr) {
+    out.error = "no result";
+    return out;
+  }
+  // libpq's accessors take a non-const pointer but do not modify the result.
+  PGresult* r = const_cast<PGresult*>(result);
+  const ExecStatusType status = PQresultStatus(r);
+  switch (status) {
+    case PGRES_TUPLES_OK:
+    case PGRES_SINGLE_TUPLE:
+    case PGRES_COMMAND_OK:
+    case PGRES_EMPTY_QUERY: {
+      out.ok = true;
+      const int ncols = PQnfields(r);
+      const int nrows = PQntuples(r);
+      out.columns.reserve(ncols);
+      for (int c = 0; c < ncols; ++c) {
+        const char* name = PQfname(r, c);
+        out.columns.emplace_back(name != nullptr ? name : "");
+      }
+      out.rows.reserve(nrows);
+      for (int i = 0; i < nrows; ++i) {
+        std::vector<std::optional<std::string>> row;
+        row.reserve(ncols);
+        for (int c = 0; c < ncols; ++c) {
+          if (PQgetisnull(r, i, c)) {
+            row.emplace_back(std::nullopt);
+          } else {
+            row.emplace_back(
+                std::string(PQgetvalue(r, i, c),
+                            static_cast<size_t>(PQgetlength(r, i, c))));
+          }
+        }
+        out.rows.push_back(std::move(row));
+      }
+      return out;
+    }
+    case PGRES_PIPELINE_ABORTED:
+      out.error = "not run: an earlier statement in the pipeline failed";
+      return out;
+    default:
+      break;
+  }
+  const char* primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+  const char* sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  std::string fallback = "query failed: ";
+  fallback += PQresStatus(status);
+  if (primary != nullptr && *primary != '\0') {
+    out.error = CleanMessage(primary, fallback);
+  } else {
+    out.error = CleanMessage(PQresultErrorMessage(r), fallback);
+  }
+  if (sqlstate != nullptr && *sqlstate != '\0') {
+    out.error += " (SQLSTATE ";
+    out.error += sqlstate;
+    out.error += ")";
+  }
+  return out;
+}
+
+bool SendPipeline(PGconn* conn, const std::vector<std::string>& queries) {
+  if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(conn)) {
+    return false;
+  }
+  for (const std::string& q : queries) {
+    if (!PQsendQueryParams(conn, q.c_str(), 0, nullptr, nullptr, nullptr,
+                           nullptr, 0)) {
+      return false;
+    }
+    if (!PQpipelineSync(conn)) return false;
+  }
+  return true;
+}
+
+PipelineResults::PipelineResults(std::size_t queries)
+    : out_(queries), filled_(queries, false) {}
+
+PipelineResults::Step PipelineResults::Drain(PGconn* conn) {
+  const std::size_t n = out_.size();
+  while (syncs_ < n) {
+    if (PQisBusy(conn)) return kNeedInput;
+    PGresult* r = PQgetResult(conn);
+    if (PQstatus(conn) == CONNECTION_BAD) {
+      PQclear(r);
+      return kLost;
+    }
+    if (r == nullptr) {
+      // Each query's results end with one null; a few more than that means
+      // libpq and this loop disagree about the protocol: give up, never
+      // spin.
+      if (++nulls_ > 2 * n + 2) return kConfused;
+      continue;
+    }
+    if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+      ++syncs_;
+    } else if (!filled_[syncs_]) {
+      out_[syncs_] = ConvertResult(r);
+      filled_[syncs_] = true;
+    }
+    PQclear(r);
+  }
+  if (!PQexitPipelineMode(conn)) exit_failed_ = true;
+  return kDone;
+}
+
+std::vector<QueryResult> PipelineResults::Take() {
+  for (std::size_t i = 0; i < out_.size(); ++i) {
+    if (!filled_[i]) out_[i].error = "no result";
+  }
+  return std::move(out_);
+}
+
+}  // namespace pgre::libpq_internal

@@ -1,0 +1,68 @@
+// libpq helpers of the event-loop session (engine/libpq_async_session.h),
+// pure or nonblocking, tested on their own: the pipeline-mode protocol of a
+// batch (send every query with its own sync, then collect one result per
+// query as libpq makes them available), result conversion, and libpq's
+// messages made one scrubbed line.
+//
+// Thread safety: as the connection it works on.
+#ifndef PGRE_PG_LIBPQ_BATCH_H_
+#define PGRE_PG_LIBPQ_BATCH_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pg/query_result.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace pgre::libpq_internal {
+
+// libpq's (possibly multi-line, newline-terminated) message as one line:
+// lines trimmed and joined with " ", then ScrubSecrets()ed. Returns
+// `fallback` when the message is empty or null.
+std::string CleanMessage(const char* message, std::string_view fallback);
+
+// Converts one result. PGRES_TUPLES_OK / PGRES_COMMAND_OK / PGRES_EMPTY_QUERY
+// / PGRES_SINGLE_TUPLE become ok results with columns and text rows (SQL NULL
+// = nullopt); every other status becomes ok=false with error
+// "<primary message> (SQLSTATE <code>)", or libpq's message when the result
+// has no fields. Null `result` gives ok=false "no result".
+QueryResult ConvertResult(const pg_result* result);
+
+// Enters pipeline mode (if not in it) and queues every query, each followed
+// by a sync, so that one failing statement does not abort the others.
+// Returns false when libpq refuses (the connection is then unusable).
+bool SendPipeline(pg_conn* conn, const std::vector<std::string>& queries);
+
+class PipelineResults {
+ public:
+  enum Step { kNeedInput, kDone, kLost, kConfused };
+  explicit PipelineResults(std::size_t queries);
+
+  // Takes every result libpq has ready without blocking. kDone once every
+  // query's sync arrived (pipeline mode is then left), kNeedInput when
+  // libpq needs more input (PQconsumeInput after the socket is readable),
+  // kLost when the connection broke, kConfused when libpq and this reader
+  // disagree about the protocol.
+  Step Drain(pg_conn* conn);
+
+  // The results, in query order ("no result" for a query that had none).
+  // REQUIRES: Drain() returned kDone.
+  std::vector<QueryResult> Take();
+  // Whether leaving pipeline mode failed after kDone (the connection is in
+  // an unknown state: drop it, keep the results).
+  bool exit_failed() const { return exit_failed_; }
+
+ private:
+  std::vector<QueryResult> out_;
+  std::vector<bool> filled_;
+  std::size_t syncs_ = 0;
+  std::size_t nulls_ = 0;
+  bool exit_failed_ = false;
+};
+
+}  // namespace pgre::libpq_internal
+
+#endif  // PGRE_PG_LIBPQ_BATCH_H_
