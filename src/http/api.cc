@@ -1,5 +1,7 @@
 #include "http/api.h"
 
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/text_serializer.h>
@@ -10,12 +12,47 @@
 
 namespace pgre {
 
-Api::Api(const ClusterState* cluster, BuildInfo build,
+namespace {
+
+// A list of clusters the caller keeps alive.
+std::shared_ptr<const ClusterList> Borrowed(
+    const std::vector<const ClusterState*>& clusters) {
+  auto list = std::make_shared<ClusterList>();
+  for (const ClusterState* c : clusters) {
+    list->push_back(std::shared_ptr<const ClusterState>(
+        std::shared_ptr<const ClusterState>(), c));  // aliasing, not owning
+  }
+  return list;
+}
+
+// The value of `key` in a query string (decoded), or nullopt.
+std::optional<std::string> QueryValue(std::string_view query, const char* key) {
+  if (query.empty()) return std::nullopt;
+  const std::string q(query);
+  evkeyvalq params;
+  params.tqh_first = nullptr;
+  params.tqh_last = &params.tqh_first;
+  std::optional<std::string> out;
+  if (evhttp_parse_query_str(q.c_str(), &params) == 0) {
+    if (const char* v = evhttp_find_header(&params, key)) out = v;
+  }
+  evhttp_clear_headers(&params);
+  return out;
+}
+
+}  // namespace
+
+Api::Api(std::vector<const ClusterState*> clusters, BuildInfo build,
          std::string telemetry_path)
-    : Api([cluster] { return cluster->Get(); }, std::move(build),
+    : Api([list = Borrowed(clusters)] { return list; }, std::move(build),
           std::move(telemetry_path)) {}
 
-Api::Api(SnapshotSource source, BuildInfo build, std::string telemetry_path)
+Api::Api(const ClusterState* cluster, BuildInfo build,
+         std::string telemetry_path)
+    : Api(std::vector<const ClusterState*>{cluster}, std::move(build),
+          std::move(telemetry_path)) {}
+
+Api::Api(ClusterSource source, BuildInfo build, std::string telemetry_path)
     : source_(std::move(source)),
       build_(std::move(build)),
       telemetry_path_(std::move(telemetry_path)),
@@ -87,8 +124,9 @@ HttpResponse Api::Handle(const ApiRequest& request) const {
     return known(ok);
   }
   if (path == "/-/ready") return known(get ? Ready() : HttpResponse{});
-  HttpResponse json;
-  if (HandleJsonEndpoint(path, *source_(), &json)) return known(json);
+  if (path == kClustersPath || IsJsonEndpoint(path)) {
+    return known(get ? Json(path, request.query) : HttpResponse{});
+  }
   HttpResponse r;
   r.status = 404;
   r.body = "not found\n";
@@ -96,27 +134,110 @@ HttpResponse Api::Handle(const ApiRequest& request) const {
 }
 
 HttpResponse Api::Metrics(bool gzip) const {
-  std::vector<prometheus::MetricFamily> families =
-      BuildMetricFamilies(*source_());
-  for (auto& f : self_registry_->Collect()) families.push_back(std::move(f));
-  if (extra_) {
-    for (auto& f : extra_()) families.push_back(std::move(f));
+  const auto clusters = source_();
+  std::vector<std::shared_ptr<const Snapshot>> snapshots;
+  snapshots.reserve(clusters->size());
+  for (const auto& c : *clusters) snapshots.push_back(c->Get());
+  const std::shared_ptr<const ExpositionBody> part =
+      exposition_.Render(snapshots);
+  // The agent's own families change with every request: rendered each
+  // time, after the clusters' part (no family is in both).
+  std::vector<prometheus::MetricFamily> self = self_registry_->Collect();
+  {
+    // How the clusters' part was made (http/exposition.h).
+    prometheus::MetricFamily renders{
+        "pg_replica_exporter_exposition_renders_total",
+        "Clusters' metrics rendered, at a scrape or in the background.",
+        prometheus::MetricType::Counter,
+        {}};
+    for (auto [where, n] :
+         {std::pair{"scrape", exposition_.scrape_renders()},
+          std::pair{"background", exposition_.prerenders()}}) {
+      prometheus::ClientMetric m;
+      m.label = {{"where", where}};
+      m.counter.value = static_cast<double>(n);
+      renders.metric.push_back(m);
+    }
+    prometheus::MetricFamily assemblies{
+        "pg_replica_exporter_exposition_assemblies_total",
+        "Bodies of the telemetry path assembled from rendered clusters.",
+        prometheus::MetricType::Counter,
+        {}};
+    prometheus::ClientMetric m;
+    m.counter.value = static_cast<double>(exposition_.assemblies());
+    assemblies.metric.push_back(m);
+    self.push_back(std::move(renders));
+    self.push_back(std::move(assemblies));
   }
+  if (extra_) {
+    for (auto& f : extra_()) self.push_back(std::move(f));
+  }
+  const std::string tail = prometheus::TextSerializer().Serialize(self);
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = prometheus::TextSerializer().Serialize(families);
   r.headers.push_back({"Vary", "Accept-Encoding"});
   if (gzip) {
-    r.body = Gzip(r.body);
+    const GzipHead& head = part->gzip();
+    r.shared_body = std::shared_ptr<const std::string>(part, &head.bytes);
+    r.body = GzipFinish(head, tail);
     r.headers.push_back({"Content-Encoding", "gzip"});
+  } else {
+    r.shared_body = part->text();
+    r.body = tail;
   }
   return r;
 }
 
+HttpResponse Api::Json(std::string_view path, std::string_view query) const {
+  const auto clusters = source_();
+  HttpResponse r;
+  if (path == kClustersPath) {
+    std::vector<std::shared_ptr<const Snapshot>> all;
+    for (const auto& c : *clusters) all.push_back(c->Get());
+    ClustersResponse(all, &r);
+    return r;
+  }
+  const ClusterState* cluster = nullptr;
+  if (auto name = QueryValue(query, "cluster")) {
+    for (const auto& c : *clusters) {
+      if (c->name() == *name) cluster = c.get();
+    }
+  } else if (!clusters->empty()) {
+    cluster = clusters->front().get();
+  }
+  if (cluster == nullptr) {
+    std::vector<std::string> names;
+    for (const auto& c : *clusters) names.push_back(c->name());
+    UnknownClusterResponse(names, &r);
+    return r;
+  }
+  std::shared_ptr<const Snapshot> snap = cluster->Get();
+  std::pair<std::string, std::string> key(cluster->name(), std::string(path));
+  {
+    std::lock_guard<std::mutex> lock(json_mu_);
+    auto it = json_cache_.find(key);
+    if (it != json_cache_.end() && it->second.snapshot == snap) {
+      return it->second.response;
+    }
+  }
+  HandleJsonEndpoint(path, *snap, &r);
+  // Shared from now on: later answers for this snapshot copy no bytes.
+  r.shared_body = std::make_shared<const std::string>(std::move(r.body));
+  r.body.clear();
+  std::lock_guard<std::mutex> lock(json_mu_);
+  // Bounded: names of clusters gone after a reload do not pile up.
+  if (json_cache_.size() > 8 * (clusters->size() + 1)) json_cache_.clear();
+  json_cache_[std::move(key)] = CachedJson{snap, r};
+  return r;
+}
+
 HttpResponse Api::Ready() const {
-  const auto snap = source_();
+  const auto clusters = source_();
   int waiting = 0;
-  for (const ServerView& v : snap->servers) waiting += v.polled ? 0 : 1;
+  for (const auto& c : *clusters) {
+    const auto snap = c->Get();
+    for (const ServerView& v : snap->servers) waiting += v.polled ? 0 : 1;
+  }
   HttpResponse r;
   if (waiting == 0) {
     r.body = "ready\n";

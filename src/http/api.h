@@ -1,13 +1,18 @@
 // Api: every HTTP route of the agent, as a pure function of the request
 // line and the latest snapshot (no sockets: http_server.h carries it).
 //
-// Routes: GET/HEAD <telemetry path> (Prometheus text format, gzip when the
-// client accepts it), GET / (landing page), GET /-/healthy (200 while the
-// process serves), GET /-/ready (200 once every configured server has been
-// polled at least once, 503 before), and the seed's JSON endpoints under
-// /v1/system/database/ (json_api.h). Unknown paths answer 404, known paths
-// with another method 405. No answer ever carries a secret or a stack
-// trace, and no path maps to a file.
+// Routes: GET/HEAD <telemetry path> (Prometheus text format for every
+// cluster, gzip when the client accepts it; the clusters' part kept ready
+// by http/exposition.h), GET / (landing page), GET /-/healthy (200 while
+// the process serves), GET /-/ready (200 once every configured server of
+// every cluster has been polled at least once, 503 before), the seed's
+// JSON endpoints under /v1/system/database/ (json_api.h) for the cluster
+// named by ?cluster=NAME (the first cluster without it; 404 for an unknown
+// name), and /v1/system/database/clusters. JSON answers are rendered once
+// per snapshot change and path, and a path that is not a route never looks
+// at a snapshot. Unknown paths answer 404, known paths with another method
+// 405. No answer ever carries a secret or a stack trace, and no path maps
+// to a file.
 //
 // Thread safety: Handle() may run on many threads at once.
 #ifndef PGRE_HTTP_API_H_
@@ -16,7 +21,9 @@
 #include <prometheus/registry.h>
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,23 +31,24 @@
 
 #include "cluster/cluster_state.h"
 #include "cluster/snapshot.h"
+#include "http/exposition.h"
 
 namespace pgre {
 
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
-  std::string body;
-  // When set, the body is these bytes instead (shared with a cache, sent
-  // without a copy).
+  // The body is *shared_body (when set: bytes shared with a cache, sent
+  // without a copy) followed by `body`.
   std::shared_ptr<const std::string> shared_body;
+  std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra ones
 
-  // The body, whichever member holds it.
-  std::string_view Body() const {
-    return shared_body ? std::string_view(*shared_body)
-                       : std::string_view(body);
+  std::size_t BodySize() const {
+    return (shared_body ? shared_body->size() : 0) + body.size();
   }
+  // The whole body (a copy; for tests and small answers).
+  std::string Body() const { return shared_body ? *shared_body + body : body; }
 };
 
 // Whether an Accept-Encoding header value admits gzip (a "gzip" or "*"
@@ -60,15 +68,20 @@ struct BuildInfo {
   std::string revision;
 };
 
-// Where the Api reads snapshots from; must be thread-safe. The agent swaps
-// the store behind it on a configuration reload.
-using SnapshotSource = std::function<std::shared_ptr<const Snapshot>()>;
+// The clusters the Api serves, in configured order (names unique).
+using ClusterList = std::vector<std::shared_ptr<const ClusterState>>;
+// Where the Api reads the clusters from; must be thread-safe. The agent
+// swaps the list behind it on a configuration reload.
+using ClusterSource = std::function<std::shared_ptr<const ClusterList>()>;
 
 class Api {
  public:
-  Api(SnapshotSource source, BuildInfo build,
+  Api(ClusterSource source, BuildInfo build,
       std::string telemetry_path = "/metrics");
-  // Reads `cluster`. REQUIRES: cluster outlives the Api.
+  // Serves `clusters` (none null). REQUIRES: they outlive the Api.
+  Api(std::vector<const ClusterState*> clusters, BuildInfo build,
+      std::string telemetry_path = "/metrics");
+  // Serves one cluster. REQUIRES: cluster outlives the Api.
   Api(const ClusterState* cluster, BuildInfo build,
       std::string telemetry_path = "/metrics");
 
@@ -80,6 +93,14 @@ class Api {
   // families to it.
   prometheus::Registry& self_registry() { return *self_registry_; }
 
+  // Background rendering of a cluster's metrics (http/exposition.h), for
+  // the engine to call after the cluster changed; `fresh_for`: how long
+  // scrapes may use it. Thread-safe; a no-op unless scrapes come often.
+  void Prerender(std::shared_ptr<const Snapshot> snapshot, Duration fresh_for) {
+    exposition_.Prerender(std::move(snapshot), fresh_for);
+  }
+  const ExpositionCache& exposition() const { return exposition_; }
+
   // Families computed at each scrape (e.g. the HTTP server's counters).
   // REQUIRES: set before serving; `extra` is thread-safe.
   using ExtraMetrics = std::function<std::vector<prometheus::MetricFamily>()>;
@@ -89,12 +110,22 @@ class Api {
   HttpResponse Metrics(bool gzip) const;
   HttpResponse Ready() const;
   HttpResponse Landing() const;
+  HttpResponse Json(std::string_view path, std::string_view query) const;
 
-  SnapshotSource source_;
+  ClusterSource source_;
   BuildInfo build_;
   std::string telemetry_path_;
   std::shared_ptr<prometheus::Registry> self_registry_;
   ExtraMetrics extra_;
+  mutable ExpositionCache exposition_{Clock::Real()};
+  // The last answer per (cluster, path), with the snapshot it came from.
+  struct CachedJson {
+    std::shared_ptr<const Snapshot> snapshot;
+    HttpResponse response;
+  };
+  mutable std::mutex json_mu_;
+  mutable std::map<std::pair<std::string, std::string>, CachedJson>
+      json_cache_;  // guarded by json_mu_
 };
 
 }  // namespace pgre

@@ -1,6 +1,7 @@
 #include "http/api.h"
 
 #include <catch2/catch.hpp>
+#include <map>
 
 #include "http/gzip.h"
 #include "http/http_server.h"
@@ -47,9 +48,9 @@ TEST_CASE("routes, methods and content types", "[api]") {
   }
   const HttpResponse metrics = api.Handle("GET", "/metrics");
   CHECK(metrics.content_type.rfind("text/plain; version=0.0.4", 0) == 0);
-  CHECK(metrics.body.find("pg_replica_exporter_build_info{revision=\"abc\","
-                          "version=\"1.2.3\"} 1") != std::string::npos);
-  CHECK(metrics.body.find("pg_replica_up{") != std::string::npos);
+  CHECK(metrics.Body().find("pg_replica_exporter_build_info{revision=\"abc\","
+                            "version=\"1.2.3\"} 1") != std::string::npos);
+  CHECK(metrics.Body().find("pg_replica_up{") != std::string::npos);
 }
 
 TEST_CASE("a custom telemetry path moves the metrics", "[api]") {
@@ -136,6 +137,158 @@ TEST_CASE("/metrics is gzipped when the client accepts it", "[api]") {
   CHECK(header(api.Handle(ApiRequest{"GET", "/-/healthy", "", true}),
                "Content-Encoding")
             .empty());
+}
+
+Config Named(const std::string& name) {
+  Config c = OneReplica();
+  c.cluster = name;
+  return c;
+}
+
+PollOutcome Up(const FakeClock& clock, bool primary) {
+  PollOutcome o;
+  o.ok = true;
+  o.at = clock.Now();
+  o.wall_at = clock.WallNow();
+  o.sample.collector_success["server"] = true;
+  o.sample.in_recovery = !primary;
+  if (primary) {
+    o.sample.current_lsn = 5000;
+  } else {
+    o.sample.replay_lsn = 5000;
+  }
+  return o;
+}
+
+// Count of lines of `text` starting with `prefix`.
+int Lines(const std::string& text, const std::string& prefix) {
+  int n = 0;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    if (text.compare(at, prefix.size(), prefix) == 0) ++n;
+    const auto nl = text.find('\n', at);
+    if (nl == std::string::npos) break;
+    at = nl + 1;
+  }
+  return n;
+}
+
+TEST_CASE("many clusters: one family header, every cluster's series", "[api]") {
+  FakeClock clock;
+  ClusterState a(Named("alpha"), &clock), b(Named("beta"), &clock);
+  a.RecordPoll(0, Up(clock, true));
+  b.RecordPoll(0, Up(clock, true));
+  b.RecordPoll(1, Up(clock, false));
+  Api api({&a, &b}, BuildInfo{"1", "r"});
+  const std::string text = api.Handle("GET", "/metrics").Body();
+  CHECK(Lines(text, "# TYPE pg_replica_up ") == 1);
+  CHECK(Lines(text, "# HELP pg_replica_up ") == 1);
+  CHECK(Lines(text, "pg_replica_up{cluster=\"alpha\"") == 2);
+  CHECK(Lines(text, "pg_replica_up{cluster=\"beta\"") == 2);
+  // A family only one cluster has (beta's replica was polled) is there,
+  // once.
+  CHECK(Lines(text, "# TYPE pg_replica_wal_replay_lsn_bytes ") == 1);
+  CHECK(Lines(text, "pg_replica_wal_replay_lsn_bytes{cluster=\"beta\"") == 1);
+  CHECK(Lines(text, "pg_replica_wal_replay_lsn_bytes{cluster=\"alpha\"") == 0);
+  // Every family's series follow its header, in one block.
+  std::map<std::string, int> blocks;
+  std::string current;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const auto nl = text.find('\n', at);
+    const std::string line = text.substr(at, nl - at);
+    at = nl + 1;
+    if (line.rfind("# TYPE ", 0) == 0) {
+      current = line.substr(7, line.find(' ', 7) - 7);
+      ++blocks[current];
+    } else if (line[0] != '#') {
+      const std::string name = line.substr(0, line.find_first_of("{ "));
+      INFO(line);
+      CHECK((name == current || name.rfind(current + "_", 0) == 0));
+    }
+  }
+  for (const auto& [name, n] : blocks) {
+    INFO(name);
+    CHECK(n == 1);
+  }
+}
+
+TEST_CASE("JSON endpoints take ?cluster=, the first cluster by default",
+          "[api]") {
+  FakeClock clock;
+  ClusterState a(Named("alpha"), &clock), b(Named("beta/west 1"), &clock);
+  Api api({&a, &b}, BuildInfo{"1", "r"});
+  auto get = [&](std::string_view query) {
+    return api.Handle(
+        ApiRequest{"GET", "/v1/system/database/replicas/status", query});
+  };
+  CHECK(get("").Body().find("\"cluster\": \"alpha\"") != std::string::npos);
+  CHECK(get("cluster=alpha").Body().find("\"cluster\": \"alpha\"") !=
+        std::string::npos);
+  const HttpResponse beta = get("cluster=beta%2Fwest+1");
+  CHECK(beta.status == 200);
+  CHECK(beta.Body().find("\"cluster\": \"beta/west 1\"") != std::string::npos);
+  const HttpResponse unknown = get("cluster=gamma");
+  CHECK(unknown.status == 404);
+  CHECK(unknown.content_type == "application/json");
+  CHECK(unknown.Body().find("\"alpha\"") != std::string::npos);
+
+  const HttpResponse list =
+      api.Handle(ApiRequest{"GET", "/v1/system/database/clusters", ""});
+  CHECK(list.status == 200);
+  const std::string body = list.Body();
+  CHECK(body.find("\"name\": \"alpha\"") < body.find("\"name\": \"beta"));
+  CHECK(body.find("/v1/system/database/replicas/lag?cluster=beta%2Fwest%201") !=
+        std::string::npos);
+  CHECK(body.find("\"ready\": false") != std::string::npos);
+}
+
+TEST_CASE("JSON answers are rendered once per snapshot; a 404 reads none",
+          "[api]") {
+  FakeClock clock;
+  ClusterState a(Named("alpha"), &clock);
+  int reads = 0;
+  const auto list = std::make_shared<ClusterList>(
+      ClusterList{std::shared_ptr<const ClusterState>(
+          std::shared_ptr<const ClusterState>(), &a)});
+  Api api(
+      [&]() -> std::shared_ptr<const ClusterList> {
+        ++reads;
+        return list;
+      },
+      BuildInfo{"1", "r"});
+  CHECK(api.Handle("GET", "/nope").status == 404);
+  CHECK(api.Handle("GET", "/v1/system/database/replicas/nope").status == 404);
+  CHECK(reads == 0);
+  const HttpResponse r1 = api.Handle("GET", "/v1/system/database/replicas/lag");
+  const HttpResponse r2 = api.Handle("GET", "/v1/system/database/replicas/lag");
+  REQUIRE(r1.shared_body);
+  CHECK(r1.shared_body == r2.shared_body);  // the same bytes, not a copy
+  a.RecordPoll(0, Up(clock, true));
+  const HttpResponse r3 = api.Handle("GET", "/v1/system/database/replicas/lag");
+  CHECK(r3.shared_body != r1.shared_body);
+  CHECK(r3.Body() != r1.Body());
+}
+
+TEST_CASE("a gzipped scrape is the plain one, compressed, from the cache",
+          "[api]") {
+  FakeClock clock;
+  ClusterState a(Named("alpha"), &clock), b(Named("beta"), &clock);
+  Api api({&a, &b}, BuildInfo{"1", "r"});
+  ApiRequest gz{"GET", "/metrics", "", true};
+  ApiRequest plain{"GET", "/metrics", "", false};
+  const HttpResponse g1 = api.Handle(gz);
+  const HttpResponse g2 = api.Handle(gz);
+  CHECK(g1.shared_body == g2.shared_body);  // compressed once
+  bool ok = false;
+  CHECK(Gunzip(g1.Body(), &ok) == api.Handle(plain).Body());
+  CHECK(ok);
+  // After a change too (whichever rendering serves, both encodings come
+  // from the same body).
+  a.RecordPoll(0, Up(clock, true));
+  const HttpResponse g3 = api.Handle(gz);
+  CHECK(Gunzip(g3.Body(), &ok) == api.Handle(plain).Body());
+  CHECK(ok);
 }
 
 }  // namespace

@@ -22,6 +22,73 @@ std::string Gzip(std::string_view data) {
   return rc == Z_STREAM_END ? out : "";
 }
 
+namespace {
+
+// Deflates all of `data` into *out (appending) with `flush`. False on a
+// zlib error.
+bool DeflateAll(z_stream* z, std::string_view data, int flush,
+                std::string* out) {
+  z->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z->avail_in = static_cast<uInt>(data.size());
+  char buf[65536];
+  while (true) {
+    z->next_out = reinterpret_cast<Bytef*>(buf);
+    z->avail_out = sizeof buf;
+    const int rc = deflate(z, flush);
+    if (rc == Z_STREAM_ERROR) return false;
+    out->append(buf, sizeof buf - z->avail_out);
+    if (flush == Z_FINISH ? rc == Z_STREAM_END
+                          : z->avail_out != 0 && z->avail_in == 0) {
+      return true;
+    }
+  }
+}
+
+void PutLe32(std::string* out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+}  // namespace
+
+GzipHead GzipStart(std::string_view prefix) {
+  GzipHead head;
+  z_stream z{};
+  // gzip header (windowBits 15 + 16); the blocks end with a sync flush, at
+  // a byte boundary, with no final block: more blocks may follow.
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK) {
+    return head;
+  }
+  if (!DeflateAll(&z, prefix, Z_SYNC_FLUSH, &head.bytes)) head.bytes.clear();
+  deflateEnd(&z);
+  head.crc = crc32(0L, reinterpret_cast<const Bytef*>(prefix.data()),
+                   static_cast<uInt>(prefix.size()));
+  head.size = prefix.size();
+  return head;
+}
+
+std::string GzipFinish(const GzipHead& head, std::string_view tail) {
+  std::string out;
+  z_stream z{};
+  // Raw deflate (windowBits -15): blocks only, the last one final. Its
+  // back-references stay within the tail, so it needs none of the head's
+  // compressor state.
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK) {
+    return "";
+  }
+  const bool ok = DeflateAll(&z, tail, Z_FINISH, &out);
+  deflateEnd(&z);
+  if (!ok) return "";
+  const unsigned long tail_crc =
+      crc32(0L, reinterpret_cast<const Bytef*>(tail.data()),
+            static_cast<uInt>(tail.size()));
+  PutLe32(&out, static_cast<std::uint32_t>(crc32_combine(
+                    head.crc, tail_crc, static_cast<z_off_t>(tail.size()))));
+  PutLe32(&out, static_cast<std::uint32_t>(head.size + tail.size()));
+  return out;
+}
+
 std::string Gunzip(std::string_view data, bool* ok) {
   *ok = false;
   z_stream z{};

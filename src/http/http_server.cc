@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -211,8 +212,16 @@ std::unique_ptr<HttpServer> HttpServer::Start(
   s->port_ = bound.ss_family == AF_INET6
                  ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
                  : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-  s->thread_ = std::thread(
-      [base = s->base_] { event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY); });
+  s->thread_ = std::thread([base = s->base_] {
+    // A client that hangs up while its answer is being written must cost an
+    // EPIPE, not the process: SIGPIPE is blocked on this thread (a write's
+    // SIGPIPE goes to the writing thread; blocked, it stays pending).
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
+  });
   return s;
 }
 
@@ -351,6 +360,9 @@ bufferevent* HttpServer::OnConnection(event_base* base, void* arg) {
   } else {
     c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
   }
+  // Large bodies (a thousand servers' metrics are megabytes) in few
+  // writes, not libevent's default 16 KiB per loop iteration.
+  bufferevent_set_max_single_write(c->bev, 1 << 20);
   c->watch = evbuffer_add_cb(bufferevent_get_input(c->bev), OnInput, c);
   c->deadline = evtimer_new(base, OnDeadline, c);
   ArmDeadline(c, self->limits_.request_timeout);
@@ -434,13 +446,14 @@ void HttpServer::OnRequest(evhttp_request* req, void* arg) {
   if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
     // The GET's headers, no body (evhttp would send one).
     evhttp_add_header(out_headers, "Content-Length",
-                      std::to_string(r.Body().size()).c_str());
-  } else if (r.shared_body) {
-    // The rendering's bytes themselves, not a copy.
-    auto* keep = new std::shared_ptr<const std::string>(r.shared_body);
-    evbuffer_add_reference(buf, r.shared_body->data(), r.shared_body->size(),
-                           ReleaseBody, keep);
+                      std::to_string(r.BodySize()).c_str());
   } else {
+    if (r.shared_body) {
+      // The cache's bytes themselves, not a copy.
+      auto* keep = new std::shared_ptr<const std::string>(r.shared_body);
+      evbuffer_add_reference(buf, r.shared_body->data(), r.shared_body->size(),
+                             ReleaseBody, keep);
+    }
     evbuffer_add(buf, r.body.data(), r.body.size());
   }
   evhttp_send_reply(req, r.status, ReasonPhrase(r.status), buf);

@@ -352,5 +352,38 @@ TEST_CASE("basic auth: 401 without a valid user, the exempt paths open",
   CHECK(Status(f.Get(kScrape)) == 200);
 }
 
+TEST_CASE("clients hanging up mid-answer cost an EPIPE, not the process",
+          "[http]") {
+  // A cluster of 20000 replicas: megabytes of metrics, more than the socket
+  // buffers hold, so the server is still writing when the client resets.
+  Config big = OneReplica();
+  for (int i = 2; i <= 20000; ++i) {
+    ServerConfig r;
+    r.name = "replica" + std::to_string(i);
+    big.replicas.push_back(r);
+  }
+  FakeClock clock;
+  ClusterState cluster(big, &clock);
+  Api api(&cluster, BuildInfo{"1", "r"});
+  std::string error;
+  auto server =
+      HttpServer::Start("127.0.0.1:0", &api, HttpLimits{},
+                        std::make_shared<const WebSecurity>(), {}, &error);
+  REQUIRE(server);
+  for (int i = 0; i < 20; ++i) {
+    // Hung up with a reset, or with a plain close over unread data (a
+    // reset too), after a pipelined second request or not.
+    RawClient c(server->port(), /*rcvbuf=*/4096);
+    REQUIRE(c.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+    CHECK(c.ReadAtLeast(1000, seconds(10)).size() >= 1000);
+    if (i % 2 == 1) c.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    if (i % 4 < 2) c.Reset();
+  }
+  // Still serving (a SIGPIPE would have ended this test's process).
+  RawClient after(server->port());
+  REQUIRE(after.Send("GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n"));
+  CHECK(Status(after.ReadResponse(seconds(5))) == 200);
+}
+
 }  // namespace
 }  // namespace pgre

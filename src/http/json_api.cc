@@ -1,7 +1,10 @@
 #include "http/json_api.h"
 
+#include <event2/http.h>
+
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -307,6 +310,56 @@ void Fill(const Json& body, int status, HttpResponse* response) {
 }
 
 }  // namespace
+
+bool IsJsonEndpoint(std::string_view path) {
+  return path == kStatusPath || path == kHealthPath || path == kLagPath ||
+         path == kPoolPath;
+}
+
+void ClustersResponse(const std::vector<std::shared_ptr<const Snapshot>>& all,
+                      HttpResponse* response) {
+  Json list = Json::array();
+  WallTime newest{};
+  for (const auto& snap : all) {
+    newest = std::max(newest, snap->taken_at);
+    int polled = 0, in_rotation = 0;
+    for (const ServerView& v : snap->servers) {
+      polled += v.polled ? 1 : 0;
+      in_rotation += v.routing.in_rotation && !v.is_primary ? 1 : 0;
+    }
+    const TopologyView& t = snap->topology;
+    Json c;
+    c["name"] = snap->cluster;
+    c["servers"] = snap->servers.size();
+    c["primary"] = t.primary_observed ? Json(snap->servers.at(t.primary).name)
+                                      : Json(nullptr);
+    c["topology"] = std::string(TopologyStateName(t.state));
+    c["replicasInRotation"] = in_rotation;
+    c["failoverActive"] = snap->failover_active;
+    c["ready"] = polled == static_cast<int>(snap->servers.size());
+    char* name =
+        evhttp_uriencode(snap->cluster.data(), snap->cluster.size(), 0);
+    const std::string query = std::string("?cluster=") + (name ? name : "");
+    std::free(name);
+    c["endpoints"] = {{"status", std::string(kStatusPath) + query},
+                      {"health", std::string(kHealthPath) + query},
+                      {"lag", std::string(kLagPath) + query},
+                      {"pool", std::string(kPoolPath) + query}};
+    list.push_back(std::move(c));
+  }
+  Json body;
+  body["clusters"] = std::move(list);
+  body["generatedAt"] = Iso8601(newest);
+  Fill(body, 200, response);
+}
+
+void UnknownClusterResponse(const std::vector<std::string>& names,
+                            HttpResponse* response) {
+  Json body;
+  body["error"] = "no such cluster";
+  body["clusters"] = names;
+  Fill(body, 404, response);
+}
 
 bool HandleJsonEndpoint(std::string_view path, const Snapshot& snapshot,
                         HttpResponse* response) {

@@ -3,7 +3,9 @@
 #ifndef PGRE_HTTP_JSON_API_H_
 #define PGRE_HTTP_JSON_API_H_
 
+#include <memory>
 #include <string_view>
+#include <vector>
 
 #include "cluster/snapshot.h"
 #include "http/api.h"
@@ -19,6 +21,21 @@ namespace pgre {
 // Returns false for any other path.
 bool HandleJsonEndpoint(std::string_view path, const Snapshot& snapshot,
                         HttpResponse* response);
+
+// Whether HandleJsonEndpoint answers `path` (decided without a snapshot).
+bool IsJsonEndpoint(std::string_view path);
+
+// /v1/system/database/clusters: every cluster, in configured order, with
+// its servers, observed primary, rotation, readiness and the links to its
+// four endpoints (?cluster=NAME).
+inline constexpr std::string_view kClustersPath =
+    "/v1/system/database/clusters";
+void ClustersResponse(const std::vector<std::shared_ptr<const Snapshot>>& all,
+                      HttpResponse* response);
+
+// 404 for a ?cluster= that names no cluster (the known names listed).
+void UnknownClusterResponse(const std::vector<std::string>& names,
+                            HttpResponse* response);
 
 }  // namespace pgre
 

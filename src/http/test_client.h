@@ -19,8 +19,13 @@ namespace pgre::testing {
 // A connection to 127.0.0.1:port. Not thread-safe; one per thread.
 class RawClient {
  public:
-  explicit RawClient(int port) {
+  // `rcvbuf` > 0: the socket's receive buffer, set before connecting (a
+  // small one makes the server block writing a large answer).
+  explicit RawClient(int port, int rcvbuf = 0) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    if (rcvbuf > 0) {
+      setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    }
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(static_cast<uint16_t>(port));
@@ -34,6 +39,13 @@ class RawClient {
   RawClient& operator=(const RawClient&) = delete;
 
   bool connected() const { return connected_; }
+  // Closes with a reset (SO_LINGER 0), as a client that crashed would.
+  void Reset() {
+    linger l{1, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd_);
+    fd_ = -1;
+  }
   // Sends all of `bytes`; false once the connection is gone.
   bool Send(const std::string& bytes) {
     std::size_t done = 0;
@@ -65,6 +77,20 @@ class RawClient {
         break;
       }
       out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+  // Reads until at least `n` bytes came (or the peer closed, or `timeout`).
+  std::string ReadAtLeast(std::size_t n, std::chrono::milliseconds timeout) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (out.size() < n && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 10) <= 0) continue;
+      char buf[4096];
+      const ssize_t r = recv(fd_, buf, sizeof buf, 0);
+      if (r <= 0) break;
+      out.append(buf, static_cast<std::size_t>(r));
     }
     return out;
   }

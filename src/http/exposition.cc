@@ -1,0 +1,159 @@
+#include "http/exposition.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+#include <string_view>
+
+#include "http/metrics.h"
+
+namespace pgre {
+namespace {
+
+std::int64_t Ticks(MonoTime t) { return t.time_since_epoch().count(); }
+
+std::shared_ptr<RenderedCluster> RenderPart(
+    std::shared_ptr<const Snapshot> snapshot) {
+  auto part = std::make_shared<RenderedCluster>();
+  const prometheus::TextSerializer serializer;
+  std::vector<prometheus::MetricFamily> families =
+      BuildMetricFamilies(*snapshot);
+  // One stream for the whole cluster; each family's extent is recorded.
+  std::ostringstream out;
+  std::vector<std::pair<std::size_t, std::size_t>> extents;
+  std::vector<prometheus::MetricFamily> one(1);
+  for (prometheus::MetricFamily& f : families) {
+    const auto begin = static_cast<std::size_t>(out.tellp());
+    one[0] = std::move(f);
+    serializer.Serialize(out, one);
+    extents.emplace_back(begin, static_cast<std::size_t>(out.tellp()));
+    f = std::move(one[0]);
+  }
+  const std::string text = std::move(out).str();
+  part->families.reserve(families.size());
+  for (std::size_t i = 0; i < families.size(); ++i) {
+    const std::string_view t = std::string_view(text).substr(
+        extents[i].first, extents[i].second - extents[i].first);
+    // The header ends with the TYPE line.
+    auto type = t.find("# TYPE ");
+    auto end = type == std::string_view::npos ? 0 : t.find('\n', type);
+    end = end == std::string_view::npos ? t.size() : end + 1;
+    RenderedCluster::Family family;
+    family.name = families[i].name;
+    family.header = std::string(t.substr(0, end));
+    family.samples = std::string(t.substr(end));
+    part->families.push_back(std::move(family));
+  }
+  part->snapshot = std::move(snapshot);
+  return part;
+}
+
+}  // namespace
+
+const GzipHead& ExpositionBody::gzip() const {
+  std::call_once(gzip_once_, [this] { gzip_ = GzipStart(*text_); });
+  return gzip_;
+}
+
+std::shared_ptr<const RenderedCluster> RenderCluster(
+    std::shared_ptr<const Snapshot> snapshot) {
+  return RenderPart(std::move(snapshot));
+}
+
+ExpositionCache::ExpositionCache(const Clock* clock, ExpositionOptions options)
+    : clock_(clock), options_(options) {}
+
+bool ExpositionCache::hot() const {
+  const std::int64_t last = last_scrape_ns_.load();
+  if (last == INT64_MIN) return false;
+  return Ticks(clock_->Now()) - last <
+         std::chrono::duration_cast<MonoTime::duration>(options_.hot_window)
+             .count();
+}
+
+void ExpositionCache::Prerender(std::shared_ptr<const Snapshot> snapshot,
+                                Duration fresh_for) {
+  if (!hot()) return;
+  std::shared_ptr<RenderedCluster> part = RenderPart(std::move(snapshot));
+  part->fresh_until = clock_->Now() + fresh_for;
+  ++prerenders_;
+  std::lock_guard<std::mutex> lock(mu_);
+  rendered_[part->snapshot->cluster] = std::move(part);
+}
+
+std::shared_ptr<const ExpositionBody> ExpositionCache::Render(
+    const std::vector<std::shared_ptr<const Snapshot>>& snapshots) {
+  const MonoTime now = clock_->Now();
+  last_scrape_ns_.store(Ticks(now));
+  const std::size_t n = snapshots.size();
+  std::vector<std::shared_ptr<const RenderedCluster>> use(n);
+  std::vector<std::size_t> missing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto it = rendered_.find(snapshots[i]->cluster);
+      if (it != rendered_.end() && (it->second->snapshot == snapshots[i] ||
+                                    now < it->second->fresh_until)) {
+        use[i] = it->second;
+      } else {
+        missing.push_back(i);
+      }
+    }
+  }
+  // Rendered here, outside the lock (the background may store meanwhile).
+  for (std::size_t i : missing) {
+    std::shared_ptr<RenderedCluster> part = RenderPart(snapshots[i]);
+    part->fresh_until = now + options_.scrape_fresh_for;
+    use[i] = std::move(part);
+    ++scrape_renders_;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (std::size_t i : missing) rendered_[snapshots[i]->cluster] = use[i];
+  if (rendered_.size() > n) {
+    // Clusters gone (a reload): keep only the current ones.
+    std::map<std::string, std::shared_ptr<const RenderedCluster>> keep;
+    for (std::size_t i = 0; i < n; ++i)
+      keep[use[i]->snapshot->cluster] = use[i];
+    rendered_.swap(keep);
+  }
+  if (body_ && use == parts_) return body_;
+  // Only background renderings changed: at most one assembly per gap.
+  if (body_ && missing.empty() && parts_.size() == n &&
+      now - assembled_at_ < options_.assembly_gap) {
+    return body_;
+  }
+
+  // Families in order of first appearance; each family's samples from
+  // every cluster, in cluster order, under one header.
+  struct Slot {
+    const std::string* header = nullptr;
+    std::vector<const std::string*> samples;
+  };
+  std::vector<Slot> slots;
+  std::map<std::string_view, std::size_t> index;
+  std::size_t size = 0;
+  for (const auto& part : use) {
+    for (const RenderedCluster::Family& f : part->families) {
+      auto [it, added] = index.emplace(f.name, slots.size());
+      if (added) {
+        slots.push_back(Slot{&f.header, {}});
+        size += f.header.size();
+      }
+      slots[it->second].samples.push_back(&f.samples);
+      size += f.samples.size();
+    }
+  }
+  std::string text;
+  text.reserve(size);
+  for (const Slot& slot : slots) {
+    text += *slot.header;
+    for (const std::string* s : slot.samples) text += *s;
+  }
+  body_ = std::make_shared<const ExpositionBody>(std::move(text));
+  parts_ = std::move(use);
+  assembled_at_ = now;
+  ++assemblies_;
+  return body_;
+}
+
+}  // namespace pgre

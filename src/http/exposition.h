@@ -1,0 +1,118 @@
+// Exposition: the clusters' part of /metrics kept ready, so that a scrape
+// only assembles bytes and its cost does not grow with the request rate.
+//
+// A cluster's families are rendered (metrics.h, then prometheus-cpp's
+// TextSerializer) into pieces, one per family. Two ways:
+//  - in the background, off the HTTP thread: while scrapes come often (one
+//    within `hot_window`), the engine calls Prerender after a cluster
+//    changed, at most once per poll interval per cluster
+//    (engine/cluster_driver.h); a scrape uses that rendering while it is
+//    fresh (`fresh_for`, two poll intervals), even if a poll landed since;
+//  - at the scrape itself, for a cluster with no fresh rendering (the first
+//    scrape, or scrapes rarer than hot_window: Prometheus every 15 s costs
+//    one render per scrape, not one per poll); such a rendering serves the
+//    scrapes of the next `scrape_fresh_for`.
+// The body is assembled from the pieces grouped by family (one HELP/TYPE
+// per family across every cluster, as the text format requires; families
+// in order of first appearance), and reused while no piece changed, and at
+// most once per `assembly_gap` while scrapes are hot. Its gzip encoding is
+// computed once per body, on the first scrape that asks for it.
+//
+// Thread safety: every method may be called from any thread; bodies are
+// immutable (their gzip head is computed once, under a once_flag).
+#ifndef PGRE_HTTP_EXPOSITION_H_
+#define PGRE_HTTP_EXPOSITION_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cluster/snapshot.h"
+#include "common/clock.h"
+#include "http/gzip.h"
+
+namespace pgre {
+
+class ExpositionBody {
+ public:
+  explicit ExpositionBody(std::string text)
+      : text_(std::make_shared<const std::string>(std::move(text))) {}
+  // The text format of every cluster's series.
+  const std::shared_ptr<const std::string>& text() const { return text_; }
+  // text() gzip-started (gzip.h), computed on the first call.
+  const GzipHead& gzip() const;
+
+ private:
+  const std::shared_ptr<const std::string> text_;
+  mutable std::once_flag gzip_once_;
+  mutable GzipHead gzip_;
+};
+
+// One cluster's snapshot rendered, family by family.
+struct RenderedCluster {
+  struct Family {
+    std::string name;
+    std::string header;   // "# HELP ...\n# TYPE ...\n"
+    std::string samples;  // the series lines
+  };
+  std::shared_ptr<const Snapshot> snapshot;
+  std::vector<Family> families;
+  MonoTime fresh_until{};  // a scrape may use it instead of rendering
+};
+
+// Renders `snapshot`. Pure.
+std::shared_ptr<const RenderedCluster> RenderCluster(
+    std::shared_ptr<const Snapshot> snapshot);
+
+struct ExpositionOptions {
+  Duration hot_window = std::chrono::seconds(10);
+  Duration assembly_gap = std::chrono::milliseconds(500);
+  // How long a rendering made at a scrape serves the next ones (until the
+  // background has caught up).
+  Duration scrape_fresh_for = std::chrono::seconds(1);
+};
+
+class ExpositionCache {
+ public:
+  // REQUIRES: clock outlives the cache.
+  explicit ExpositionCache(const Clock* clock, ExpositionOptions options = {});
+
+  // The body for `snapshots` (one per cluster, in cluster order, names
+  // unique; none null). Records a scrape.
+  std::shared_ptr<const ExpositionBody> Render(
+      const std::vector<std::shared_ptr<const Snapshot>>& snapshots);
+
+  // Whether a scrape came within hot_window.
+  bool hot() const;
+  // Background: renders `snapshot` for its cluster now, usable by scrapes
+  // for `fresh_for`. Does nothing unless hot().
+  void Prerender(std::shared_ptr<const Snapshot> snapshot, Duration fresh_for);
+
+  // Counters for tests and the benchmark: clusters rendered at a scrape,
+  // in the background, and bodies assembled.
+  std::uint64_t scrape_renders() const { return scrape_renders_.load(); }
+  std::uint64_t prerenders() const { return prerenders_.load(); }
+  std::uint64_t assemblies() const { return assemblies_.load(); }
+
+ private:
+  const Clock* clock_;
+  const ExpositionOptions options_;
+  std::atomic<std::int64_t> last_scrape_ns_{INT64_MIN};  // MonoTime ticks
+  mutable std::mutex mu_;
+  // By cluster name: its latest rendering.
+  std::map<std::string, std::shared_ptr<const RenderedCluster>>
+      rendered_;  // guarded by mu_
+  // What the body was assembled from, and when.
+  std::vector<std::shared_ptr<const RenderedCluster>> parts_;  // guarded
+  std::shared_ptr<const ExpositionBody> body_;                 // guarded
+  MonoTime assembled_at_{};                                    // guarded
+  std::atomic<std::uint64_t> scrape_renders_{0}, prerenders_{0}, assemblies_{0};
+};
+
+}  // namespace pgre
+
+#endif  // PGRE_HTTP_EXPOSITION_H_

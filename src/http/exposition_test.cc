@@ -1,0 +1,141 @@
+#include "http/exposition.h"
+
+#include <catch2/catch.hpp>
+
+#include "cluster/cluster_state.h"
+
+namespace pgre {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+Config Cluster(const std::string& name) {
+  Config c;
+  c.cluster = name;
+  c.primary.name = "primary";
+  c.primary.role = Role::kPrimary;
+  ServerConfig r;
+  r.name = "replica1";
+  c.replicas.push_back(r);
+  return c;
+}
+
+PollOutcome Up(const FakeClock& clock, Lsn lsn = 100) {
+  PollOutcome o;
+  o.ok = true;
+  o.at = clock.Now();
+  o.wall_at = clock.WallNow();
+  o.sample.collector_success["server"] = true;
+  o.sample.current_lsn = lsn;
+  return o;
+}
+
+struct Fixture {
+  FakeClock clock;
+  ClusterState a{Cluster("a"), &clock}, b{Cluster("b"), &clock},
+      c{Cluster("c"), &clock};
+  ExpositionCache cache{&clock,
+                        ExpositionOptions{.assembly_gap = milliseconds(100)}};
+  std::shared_ptr<const ExpositionBody> Scrape() {
+    return cache.Render({a.Get(), b.Get(), c.Get()});
+  }
+};
+
+TEST_CASE("a cluster is rendered once per snapshot change", "[exposition]") {
+  Fixture f;
+  const auto first = f.Scrape();
+  CHECK(f.cache.scrape_renders() == 3);
+  CHECK(f.cache.assemblies() == 1);
+  // Unchanged: the very same body, nothing rendered or assembled.
+  for (int i = 0; i < 100; ++i) CHECK(f.Scrape() == first);
+  CHECK(f.cache.scrape_renders() == 3);
+  CHECK(f.cache.assemblies() == 1);
+  // One cluster changed: within scrape_fresh_for its rendering still
+  // serves; after it, only that cluster is rendered again.
+  f.b.RecordPoll(0, Up(f.clock));
+  CHECK(f.Scrape() == first);
+  f.clock.Advance(milliseconds(1001));
+  const auto second = f.Scrape();
+  CHECK(second != first);
+  CHECK(f.cache.scrape_renders() == 4);
+  CHECK(f.cache.assemblies() == 2);
+  CHECK(second->text()->find("pg_replica_wal_lsn_bytes{cluster=\"b\"") !=
+        std::string::npos);
+  CHECK(first->text()->find("pg_replica_wal_lsn_bytes") == std::string::npos);
+  // The gzip head is computed once per body.
+  CHECK(&second->gzip() == &second->gzip());
+  bool ok = false;
+  CHECK(Gunzip(second->gzip().bytes + GzipFinish(second->gzip(), ""), &ok) ==
+        *second->text());
+  CHECK(ok);
+}
+
+TEST_CASE("hot scrapes use background renderings, fresh ones only",
+          "[exposition]") {
+  Fixture f;
+  // Nobody scraped yet: no background work at all.
+  f.cache.Prerender(f.a.Get(), seconds(2));
+  CHECK(f.cache.prerenders() == 0);
+  CHECK_FALSE(f.cache.hot());
+  f.Scrape();
+  CHECK(f.cache.hot());
+
+  // A poll lands, the background renders it: the next scrape renders
+  // nothing itself.
+  f.a.RecordPoll(0, Up(f.clock, 200));
+  f.cache.Prerender(f.a.Get(), seconds(2));
+  CHECK(f.cache.prerenders() == 1);
+  f.clock.Advance(milliseconds(150));  // past the assembly gap
+  auto body = f.Scrape();
+  CHECK(f.cache.scrape_renders() == 3);  // the first scrape's three
+  CHECK(body->text()->find("pg_replica_wal_lsn_bytes{cluster=\"a\",server="
+                           "\"primary\"} 200") != std::string::npos);
+  // Another poll, not rendered yet: the background rendering is still
+  // fresh, so the scrape uses it (one poll behind) rather than render.
+  f.a.RecordPoll(0, Up(f.clock, 300));
+  body = f.Scrape();
+  CHECK(f.cache.scrape_renders() == 3);
+  CHECK(body->text()->find("} 200") != std::string::npos);
+  // Once it is stale, the scrape renders the cluster itself.
+  f.clock.Advance(seconds(3));
+  body = f.Scrape();
+  CHECK(f.cache.scrape_renders() == 4);
+  CHECK(body->text()->find("pg_replica_wal_lsn_bytes{cluster=\"a\",server="
+                           "\"primary\"} 300") != std::string::npos);
+  // Scrapes rarer than the hot window stop the background work.
+  f.clock.Advance(seconds(11));
+  CHECK_FALSE(f.cache.hot());
+  f.cache.Prerender(f.a.Get(), seconds(2));
+  CHECK(f.cache.prerenders() == 1);
+}
+
+TEST_CASE("background renderings are assembled at most once per gap",
+          "[exposition]") {
+  Fixture f;
+  f.Scrape();
+  const auto assembled = f.cache.assemblies();
+  for (int i = 0; i < 10; ++i) {
+    f.a.RecordPoll(0, Up(f.clock, 1000 + i));
+    f.cache.Prerender(f.a.Get(), seconds(2));
+    f.clock.Advance(milliseconds(10));
+    f.Scrape();
+  }
+  CHECK(f.cache.assemblies() == assembled + 1);  // 100 ms: one more
+  CHECK(f.cache.scrape_renders() == 3);
+}
+
+TEST_CASE("a different cluster list re-renders", "[exposition]") {
+  FakeClock clock;
+  ClusterState a(Cluster("a"), &clock), b(Cluster("b"), &clock);
+  ExpositionCache cache(&clock);
+  const auto both = cache.Render({a.Get(), b.Get()});
+  const auto one = cache.Render({b.Get()});
+  CHECK(one->text()->find("cluster=\"a\"") == std::string::npos);
+  CHECK(one->text()->find("cluster=\"b\"") != std::string::npos);
+  CHECK(both->text()->find("cluster=\"a\"") != std::string::npos);
+  CHECK(cache.Render({})->text()->empty());
+}
+
+}  // namespace
+}  // namespace pgre
