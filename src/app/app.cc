@@ -23,12 +23,10 @@
 #include "cluster/cluster_state.h"
 #include "common/redact.h"
 #include "config/config.h"
+#include "engine/engine.h"
+#include "engine/route_check.h"
 #include "http/api.h"
 #include "http/http_server.h"
-#include "pg/libpq_session.h"
-#include "poll/poller.h"
-#include "probe/route_check.h"
-#include "probe/routing_loop.h"
 #include "state/state_file.h"
 #include "web/web_config.h"
 
@@ -66,13 +64,14 @@ struct Flags {
 };
 
 // Loads the configuration from --config.file, else from the seed's
-// environment variables. Returns nullopt after printing the error.
-std::optional<Config> LoadConfig(const Flags& flags) {
+// environment variables (one cluster). Returns nullopt after printing the
+// error.
+std::optional<AgentConfig> LoadConfig(const Flags& flags) {
   const auto env = Environment();
   std::string error;
-  std::optional<Config> config;
+  std::optional<AgentConfig> config;
   if (!flags.config_file.empty()) {
-    config = LoadConfigFile(flags.config_file, &error);
+    config = LoadAgentConfigFile(flags.config_file, &error);
     if (config && HasSeedEnvironment(env)) {
       std::string names;
       for (const std::string& name : SeedEnvironmentVariables(env)) {
@@ -82,7 +81,9 @@ std::optional<Config> LoadConfig(const Flags& flags) {
                    names);
     }
   } else if (HasSeedEnvironment(env)) {
-    config = LoadConfigFromEnv(env, &error);
+    if (auto one = LoadConfigFromEnv(env, &error)) {
+      config = AgentConfig{{*one}, one->source};
+    }
   } else {
     error =
         "no configuration: pass --config.file=FILE, or set DATABASE_URL "
@@ -100,49 +101,94 @@ std::string DescribeServers(const Config& c) {
   return out;
 }
 
-// The monitoring pipeline of one configuration: the cluster state, one
-// poller per server, the routing loop, and the state keeper that writes the
-// lag state every kStateSaveInterval when it changed. Replaced whole on a
-// reload, handing its lag state to the next one.
+std::size_t ServerCount(const AgentConfig& c) {
+  std::size_t n = 0;
+  for (const Config& cluster : c.clusters) n += 1 + cluster.replicas.size();
+  return n;
+}
+
+// "cluster a: servers ...; cluster b: ..." for a few clusters, a count for
+// many (each is then logged at debug level).
+std::string DescribeClusters(const AgentConfig& c) {
+  constexpr std::size_t kListed = 8;
+  if (c.clusters.size() > kListed) {
+    for (const Config& cluster : c.clusters) {
+      spdlog::debug("cluster {}: servers {}", cluster.cluster,
+                    DescribeServers(cluster));
+    }
+    return std::to_string(c.clusters.size()) + " clusters, " +
+           std::to_string(ServerCount(c)) + " servers";
+  }
+  std::string out;
+  for (const Config& cluster : c.clusters) {
+    out += (out.empty() ? "" : "; ") + std::string("cluster ") +
+           cluster.cluster + ": servers " + DescribeServers(cluster);
+  }
+  return out;
+}
+
+// The monitoring pipeline of one configuration: a ClusterState per
+// cluster, the engine that polls and probes them all (a fixed number of
+// threads, engine/engine.h), and the state keeper that writes each
+// cluster's lag state every kStateSaveInterval when it changed. Replaced
+// whole on a reload, handing its lag state to the next one, cluster by
+// cluster name.
 class Pipeline {
  public:
-  Pipeline(const Config& config, RestoreInput restore,
-           std::string state_directory)
-      : cluster_(std::make_shared<ClusterState>(config, Clock::Real(),
-                                                std::move(restore))),
-        state_directory_(std::move(state_directory)),
-        boot_id_(BootId()),
-        sessions_(config.query_timeout),
-        probe_sessions_(config.query_timeout),
-        pollers_(config, &sessions_, cluster_.get(), Clock::Real()),
-        routing_(config, &probe_sessions_, cluster_.get(), Clock::Real()) {}
+  using Handovers = std::map<std::string, RestoreInput>;
+
+  // Clusters not in `handover` read their state file (if any).
+  Pipeline(const AgentConfig& config, Handovers handover,
+           std::string state_directory, ClusterDriver::ChangeHook on_change)
+      : state_directory_(std::move(state_directory)), boot_id_(BootId()) {
+    auto list = std::make_shared<ClusterList>();
+    for (const Config& c : config.clusters) {
+      RestoreInput restore;
+      if (auto it = handover.find(c.cluster); it != handover.end()) {
+        restore = std::move(it->second);
+      } else if (!state_directory_.empty()) {
+        restore = ReadStateFile(state_directory_, c.cluster, boot_id_);
+      }
+      clusters_.push_back(
+          std::make_shared<ClusterState>(c, Clock::Real(), std::move(restore)));
+      list->push_back(clusters_.back());
+    }
+    list_ = std::move(list);
+    saved_.assign(clusters_.size(), 0);
+    failing_.assign(clusters_.size(), false);
+    engine_ =
+        std::make_unique<Engine>(config.clusters, clusters_, DefaultLoopCount(),
+                                 Clock::Real(), std::move(on_change));
+  }
   ~Pipeline() { Stop(); }
 
   void Start() {
-    pollers_.Start();
-    routing_.Start();
+    engine_->Start();
     if (!state_directory_.empty()) {
       keeper_ = std::jthread([this](std::stop_token stop) { Keep(stop); });
     }
   }
   // Stops everything, then writes the state a last time.
   void Stop() {
-    routing_.Stop();
-    pollers_.Stop();
+    engine_->Stop();
     if (keeper_.joinable()) {
       keeper_.request_stop();
       keeper_.join();
       SaveIfChanged();
     }
   }
-  std::shared_ptr<ClusterState> cluster() const { return cluster_; }
-  // The lag state to hand to the next pipeline.
-  RestoreInput Handover() const {
-    RestoreInput r;
-    r.boot_id = boot_id_;
-    r.state = cluster_->Save(boot_id_);
-    r.status = r.state ? "" : "missing";
-    return r;
+  std::shared_ptr<const ClusterList> clusters() const { return list_; }
+  // The lag state to hand to the next pipeline, by cluster name.
+  Handovers Handover() const {
+    Handovers out;
+    for (const auto& c : clusters_) {
+      RestoreInput r;
+      r.boot_id = boot_id_;
+      r.state = c->Save(boot_id_);
+      r.status = r.state ? "" : "missing";
+      out[c->name()] = std::move(r);
+    }
+    return out;
   }
 
  private:
@@ -157,39 +203,36 @@ class Pipeline {
     }
   }
   void SaveIfChanged() {
-    const std::uint64_t generation = cluster_->save_generation();
-    if (generation == saved_generation_) return;
-    std::optional<LagState> state = cluster_->Save(boot_id_);
-    if (!state) return;
-    Status s = WriteStateFile(state_directory_, *state);
-    if (!s.ok()) {
-      if (!write_failing_) spdlog::warn("state file: {}", s.message());
-      write_failing_ = true;
-      return;
+    for (std::size_t i = 0; i < clusters_.size(); ++i) {
+      const ClusterState& c = *clusters_[i];
+      const std::uint64_t generation = c.save_generation();
+      if (generation == saved_[i]) continue;
+      std::optional<LagState> state = c.Save(boot_id_);
+      if (!state) continue;
+      Status s = WriteStateFile(state_directory_, *state);
+      if (!s.ok()) {
+        if (!failing_[i]) spdlog::warn("state file: {}", s.message());
+        failing_[i] = true;
+        continue;
+      }
+      if (failing_[i]) {
+        spdlog::info("state file of cluster {}: written again", c.name());
+      }
+      failing_[i] = false;
+      saved_[i] = generation;
     }
-    if (write_failing_) spdlog::info("state file: written again");
-    write_failing_ = false;
-    saved_generation_ = generation;
   }
 
-  std::shared_ptr<ClusterState> cluster_;
   const std::string state_directory_;
   const std::string boot_id_;
-  LibpqSessionFactory sessions_;
-  LibpqSessionFactory probe_sessions_;
-  PollerGroup pollers_;
-  RoutingLoop routing_;
+  std::vector<std::shared_ptr<ClusterState>> clusters_;
+  std::shared_ptr<const ClusterList> list_;
+  std::unique_ptr<Engine> engine_;
   // Used by the keeper thread, then by Stop() after it has ended.
-  std::uint64_t saved_generation_ = 0;
-  bool write_failing_ = false;
+  std::vector<std::uint64_t> saved_;
+  std::vector<bool> failing_;
   std::jthread keeper_;
 };
-
-// Where the first pipeline's lag state comes from.
-RestoreInput InitialRestore(const Flags& flags, const Config& config) {
-  if (flags.state_directory.empty()) return RestoreInput{};
-  return ReadStateFile(flags.state_directory, config.cluster, BootId());
-}
 
 std::vector<std::string> SplitPaths(const std::string& list) {
   std::vector<std::string> out;
@@ -220,7 +263,7 @@ std::string DescribeSecurity(const WebSecurity& s) {
   return out;
 }
 
-int Serve(const Flags& flags, Config config, WebSecurity security) {
+int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
   // Signals are taken synchronously by this thread; every thread started
   // from here on inherits the blocked mask.
   sigset_t signals;
@@ -230,20 +273,28 @@ int Serve(const Flags& flags, Config config, WebSecurity security) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto pipeline = std::make_unique<Pipeline>(
-      config, InitialRestore(flags, config), flags.state_directory);
-  std::mutex cluster_mu;
-  std::shared_ptr<ClusterState> cluster = pipeline->cluster();  // guarded
+  std::mutex clusters_mu;
+  // What the Api serves; guarded by clusters_mu.
+  std::shared_ptr<const ClusterList> clusters =
+      std::make_shared<const ClusterList>();
   Api api(
-      [&]() -> std::shared_ptr<const Snapshot> {
-        std::shared_ptr<ClusterState> current;
-        {
-          std::lock_guard<std::mutex> lock(cluster_mu);
-          current = cluster;
-        }
-        return current->Get();
+      [&]() -> std::shared_ptr<const ClusterList> {
+        std::lock_guard<std::mutex> lock(clusters_mu);
+        return clusters;
       },
       BuildInfo{PGRE_VERSION, PGRE_REVISION}, flags.telemetry_path);
+  // Each cluster's metrics are rendered on its poll loop after it changed,
+  // while scrapes come often (http/exposition.h).
+  const ClusterDriver::ChangeHook prerender = [&api](const ClusterState& c,
+                                                     Duration poll_interval) {
+    if (api.exposition().hot()) api.Prerender(c.Get(), 2 * poll_interval);
+  };
+  auto pipeline = std::make_unique<Pipeline>(config, Pipeline::Handovers{},
+                                             flags.state_directory, prerender);
+  {
+    std::lock_guard<std::mutex> lock(clusters_mu);
+    clusters = pipeline->clusters();
+  }
   auto& reload_ok =
       prometheus::BuildGauge()
           .Name("pg_replica_exporter_config_last_reload_successful")
@@ -287,11 +338,11 @@ int Serve(const Flags& flags, Config config, WebSecurity security) {
   }
   http_stats->store(server.get());
   spdlog::info(
-      "pg_replica_exporter {} ({}) cluster={} config={} servers: {}; "
-      "listening on {} (port {}, {}), metrics at {}",
-      PGRE_VERSION, PGRE_REVISION, config.cluster, config.source,
-      DescribeServers(config), flags.listen_address, server->port(),
-      DescribeSecurity(security), flags.telemetry_path);
+      "pg_replica_exporter {} ({}) config={} {}; listening on {} (port {}, "
+      "{}), metrics at {}; {} poll threads",
+      PGRE_VERSION, PGRE_REVISION, config.source, DescribeClusters(config),
+      flags.listen_address, server->port(), DescribeSecurity(security),
+      flags.telemetry_path, DefaultLoopCount());
   pipeline->Start();
 
   while (true) {
@@ -322,23 +373,22 @@ int Serve(const Flags& flags, Config config, WebSecurity security) {
       continue;
     }
     std::string reload_error;
-    std::optional<Config> next =
-        LoadConfigFile(flags.config_file, &reload_error);
+    std::optional<AgentConfig> next =
+        LoadAgentConfigFile(flags.config_file, &reload_error);
     if (!next) {
       reload_ok.Set(0);
       spdlog::error("reload failed, keeping the running configuration: {}",
                     reload_error);
       continue;
     }
-    spdlog::info("reloading the configuration: cluster={} servers: {}",
-                 next->cluster, DescribeServers(*next));
+    spdlog::info("reloading the configuration: {}", DescribeClusters(*next));
     pipeline->Stop();
-    RestoreInput handover = pipeline->Handover();
+    Pipeline::Handovers handover = pipeline->Handover();
     pipeline = std::make_unique<Pipeline>(*next, std::move(handover),
-                                          flags.state_directory);
+                                          flags.state_directory, prerender);
     {
-      std::lock_guard<std::mutex> lock(cluster_mu);
-      cluster = pipeline->cluster();
+      std::lock_guard<std::mutex> lock(clusters_mu);
+      clusters = pipeline->clusters();
     }
     pipeline->Start();
     config = std::move(*next);
@@ -355,6 +405,9 @@ int Serve(const Flags& flags, Config config, WebSecurity security) {
 }  // namespace
 
 int RunApp(int argc, char** argv) {
+  // A peer that hangs up mid-write is an EPIPE to handle, not a reason to
+  // die (the HTTP and poll threads block SIGPIPE too).
+  signal(SIGPIPE, SIG_IGN);
   CLI::App app{
       "pg_replica_exporter: monitors a PostgreSQL primary and its streaming "
       "read replicas for Prometheus"};
@@ -406,6 +459,7 @@ int RunApp(int argc, char** argv) {
   app.add_option("--log.format", flags.log_format, "Log format: logfmt or json")
       ->capture_default_str();
   int route_check_reads = 300;
+  std::string route_check_cluster;
   CLI::App* route_check = app.add_subcommand(
       "route-check",
       "Poll every server once, route N real probe reads through the routing "
@@ -415,6 +469,8 @@ int RunApp(int argc, char** argv) {
       ->add_option("--reads", route_check_reads, "Number of reads to route")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
+  route_check->add_option("--cluster", route_check_cluster,
+                          "The cluster to check (default: the first)");
   // Subcommand flags may also come after the subcommand name.
   route_check->fallthrough();
   try {
@@ -460,7 +516,7 @@ int RunApp(int argc, char** argv) {
   }
   std::optional<WebSecurity> security = LoadWebSecurity(flags);
   if (!security) return kExitBadInput;
-  std::optional<Config> config = LoadConfig(flags);
+  std::optional<AgentConfig> config = LoadConfig(flags);
   if (!config) return kExitBadInput;
   if (!flags.state_directory.empty()) {
     Status s = CheckStateDirectory(flags.state_directory);
@@ -474,18 +530,32 @@ int RunApp(int argc, char** argv) {
   if (flags.config_check) {
     // Scrubbed as the log is: the DSNs are redacted already, this is the
     // second line of defence.
+    std::string clusters;
+    for (const Config& c : config->clusters) {
+      clusters += (clusters.empty() ? "" : "; ") + std::string("cluster ") +
+                  c.cluster + ", servers " + DescribeServers(c);
+    }
     const std::string line =
-        ScrubSecrets("configuration OK (" + config->source + "): cluster " +
-                     config->cluster + ", servers " + DescribeServers(*config) +
+        ScrubSecrets("configuration OK (" + config->source + "): " + clusters +
                      "; web: " + DescribeSecurity(*security) + " (" +
                      security->source + ")\n");
     std::fputs(line.c_str(), stdout);
     return kExitOk;
   }
   if (route_check->parsed()) {
-    LibpqSessionFactory sessions(config->query_timeout);
-    return RunRouteCheck(*config, route_check_reads, &sessions, Clock::Real(),
-                         std::cout);
+    const Config* chosen = &config->clusters.front();
+    if (!route_check_cluster.empty()) {
+      chosen = nullptr;
+      for (const Config& c : config->clusters) {
+        if (c.cluster == route_check_cluster) chosen = &c;
+      }
+      if (chosen == nullptr) {
+        spdlog::error("route-check --cluster: no cluster named \"{}\" in {}",
+                      route_check_cluster, config->source);
+        return kExitBadInput;
+      }
+    }
+    return RunRouteCheck(*chosen, route_check_reads, Clock::Real(), std::cout);
   }
   return Serve(flags, *config, std::move(*security));
 }

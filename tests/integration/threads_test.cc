@@ -1,6 +1,7 @@
-// The agent's threads under load: pollers, the routing loop's health and
-// synthetic threads, the state keeper, the HTTP loop, and the signal thread
-// reloading the whole pipeline, all at once. Built with ThreadSanitizer
+// The agent's threads under load: the poll loops (polls, health checks,
+// synthetic reads, background rendering of the metrics), the resolvers, the
+// state keeper, the HTTP loop, and the signal thread reloading the whole
+// pipeline, all at once. Built with ThreadSanitizer
 // (CI's TSan lane runs the [tsan] cases against a TSan-built agent), a data
 // race makes the agent report it and exit 66, and this test fails.
 #include <signal.h>

@@ -62,8 +62,53 @@ std::string AgentConfigYaml(const TestCluster& cluster,
   return y.str();
 }
 
+std::string MultiClusterYaml(const std::vector<ClusterEntry>& entries,
+                             const AgentOptions& options) {
+  std::ostringstream y;
+  y << "poll_interval: " << options.poll_interval << "\n"
+    << "connect_timeout: " << options.connect_timeout << "\n"
+    << "query_timeout: " << options.query_timeout << "\n";
+  if (!options.routing.empty()) {
+    y << "routing:\n";
+    for (const auto& [k, v] : options.routing) {
+      y << "  " << k << ": " << v << "\n";
+    }
+  }
+  y << "clusters:\n";
+  for (const ClusterEntry& e : entries) {
+    auto dsn = [&](int server) {
+      std::string d = e.cluster->Dsn(server);
+      if (!e.user.empty()) {
+        d += " user=" + e.user + " password=" + e.password;
+      }
+      return Quote(d);
+    };
+    y << "  - name: " << Quote(e.name) << "\n"
+      << "    primary:\n"
+      << "      name: primary\n"
+      << "      dsn: " << dsn(TestCluster::kPrimary) << "\n"
+      << "    replicas:\n";
+    for (int i = 0; i < e.cluster->replica_count(); ++i) {
+      y << "      - name: " << e.cluster->ReplicaName(i) << "\n"
+        << "        dsn: " << dsn(i) << "\n";
+    }
+  }
+  y << options.extra_yaml;
+  return y.str();
+}
+
+AgentProcess::AgentProcess(const std::string& config_yaml, int servers,
+                           AgentOptions options)
+    : servers_(servers), options_(std::move(options)) {
+  Init(config_yaml);
+}
+
 AgentProcess::AgentProcess(const TestCluster& cluster, AgentOptions options)
     : servers_(cluster.replica_count() + 1), options_(std::move(options)) {
+  Init(AgentConfigYaml(cluster, options_));
+}
+
+void AgentProcess::Init(const std::string& config_yaml) {
   char path[] = "/tmp/pgre-agent-XXXXXX.yml";
   const int fd = mkstemps(path, 4);
   if (fd < 0) throw std::runtime_error("mkstemps failed");
@@ -71,7 +116,7 @@ AgentProcess::AgentProcess(const TestCluster& cluster, AgentOptions options)
   config_path_ = path;
   {
     std::ofstream out(config_path_);
-    out << AgentConfigYaml(cluster, options_);
+    out << config_yaml;
   }
   port_ = FreePort();
   try {
@@ -104,10 +149,16 @@ void AgentProcess::Launch() {
           body = r.body;
         }
         if (options_.no_wait_for_servers) return true;
-        return FindAll(ParseMetricsText(body), "pg_replica_up").size() ==
-               static_cast<std::size_t>(servers_);
+        if (FindAll(ParseMetricsText(body), "pg_replica_up").size() !=
+            static_cast<std::size_t>(servers_)) {
+          return false;
+        }
+        // Every server polled once (or failed once).
+        return (!options_.ca_file.empty()
+                    ? Curl("/-/ready").status
+                    : Get("/-/ready", std::chrono::seconds(1)).status) == 200;
       },
-      std::chrono::seconds(15));
+      options_.start_timeout);
   if (!ready || !process_->Running()) {
     const std::string log = Log();
     process_.reset();

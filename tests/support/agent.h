@@ -51,7 +51,25 @@ struct AgentOptions {
   std::string password;
   // A client certificate for TLS: PATH.crt and PATH.key.
   std::string client_cert;
+  // How long start-up may take (until every server's pg_replica_up).
+  std::chrono::milliseconds start_timeout = std::chrono::seconds(15);
 };
+
+// One entry of a multi-cluster config: `servers` of `cluster` (the primary
+// then its replicas), reached as `user` (a role made with CreateRole; ""
+// for the cluster's own DSNs).
+struct ClusterEntry {
+  std::string name;
+  const TestCluster* cluster = nullptr;
+  std::string user;
+  std::string password;
+};
+
+// The YAML of the multi-cluster form (`clusters:`) for `entries`; the
+// timing and routing keys of `options` at the top level (every cluster's
+// defaults), options.extra_yaml appended.
+std::string MultiClusterYaml(const std::vector<ClusterEntry>& entries,
+                             const AgentOptions& options);
 
 // What curl got.
 struct CurlResponse {
@@ -77,10 +95,14 @@ struct JsonAnswer {
 class AgentProcess {
  public:
   // Writes the config to a temp file, starts the agent on a free loopback
-  // port and waits (up to 15 s) until /metrics answers 200 with every
-  // server's pg_replica_up. Throws std::runtime_error with the agent's log
+  // port and waits (up to options.start_timeout) until /metrics answers 200
+  // with every server's pg_replica_up and /-/ready answers 200 (every
+  // server polled once). Throws std::runtime_error with the agent's log
   // on failure.
   explicit AgentProcess(const TestCluster& cluster, AgentOptions options = {});
+  // The same with a config of its own, of `servers` servers in all.
+  AgentProcess(const std::string& config_yaml, int servers,
+               AgentOptions options);
   ~AgentProcess();  // stops the agent, removes the config
 
   // Stops the agent (SIGTERM; it exits 0), runs `between` (if any), and
@@ -117,6 +139,8 @@ class AgentProcess {
       const std::map<std::string, std::string>& labels = {}) const;
 
  private:
+  // Writes the config, picks a port, launches.
+  void Init(const std::string& config_yaml);
   // Starts the process and waits for it; throws with its log on failure.
   void Launch();
 

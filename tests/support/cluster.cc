@@ -295,7 +295,9 @@ void TestCluster::Create() {
                  "fsync = off\n"
                  "full_page_writes = off\n"
                  "shared_buffers = 16MB\n"
-                 "max_connections = 60\n"
+                 "max_connections = " +
+                 std::to_string(options_.max_connections) +
+                 "\n"
                  "wal_level = replica\n"
                  "max_wal_senders = 16\n"
                  "max_replication_slots = 16\n"

@@ -51,6 +51,8 @@ struct ClusterOptions {
   // When non-empty: user `monitor` with this password, pg_monitor role,
   // scram over TCP required for it; the DSNs use it.
   std::string password = {};
+  // Every server's max_connections.
+  int max_connections = 60;
 };
 
 class TestCluster {
