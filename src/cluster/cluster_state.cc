@@ -99,6 +99,7 @@ void ClusterState::RecordPollLocked(int server, const PollOutcome& outcome) {
   if (server < 0 || server >= server_count_) return;
   ServerView& v = ViewLocked(server);
   v.polled = true;
+  ++v.polls_total;
   v.up = outcome.ok;
   v.poll_duration_seconds = ToSeconds(outcome.duration);
   if (!outcome.ok) {

@@ -130,6 +130,7 @@ TEST_CASE("a server that cannot be polled has no lag, never 0", "[cluster]") {
   CHECK(View(c, 1).lag_unknown_reason == "down");
   CHECK(View(c, 1).health.code == HealthCode::kDown);
   CHECK(View(c, 1).poll_errors_total == 1);
+  CHECK(View(c, 1).polls_total == 2);
 }
 
 TEST_CASE("the first check waits for every server and every lag", "[cluster]") {

@@ -50,7 +50,8 @@ struct ServerView {
   bool up = false;      // the last poll attempt succeeded
   std::string last_error;
   double poll_duration_seconds = 0;
-  std::uint64_t poll_errors_total = 0;
+  std::uint64_t polls_total = 0;        // poll attempts finished
+  std::uint64_t poll_errors_total = 0;  // of which failed
   std::optional<WallTime> last_success;
   std::optional<ServerSample> sample;  // the last sample, only while up
 

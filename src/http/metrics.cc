@@ -69,6 +69,9 @@ void AddServer(Families& f, const ServerView& v) {
   f.Gauge("pg_replica_poll_duration_seconds",
           "Duration of the last poll of the server.", s,
           v.poll_duration_seconds);
+  f.Counter("pg_replica_polls_total",
+            "Polls of the server that finished, failed ones included.", s,
+            double(v.polls_total));
   f.Counter("pg_replica_poll_errors_total",
             "Polls of the server that failed (connect, timeout, or query).", s,
             double(v.poll_errors_total));

@@ -146,7 +146,9 @@ TEST_CASE("a down replica keeps up=0 and loses its lag series", "[metrics]") {
   r.lag_seconds.reset();
   r.lag_bytes.reset();
   r.poll_errors_total = 3;
+  r.polls_total = 5;
   const auto f = BuildMetricFamilies(s);
+  CHECK(Find(f, "pg_replica_polls_total", {{"server", "replica1"}}) == 5);
   CHECK(Find(f, "pg_replica_up", {{"server", "replica1"}}) == 0);
   CHECK(Find(f, "pg_replica_poll_errors_total", {{"server", "replica1"}}) == 3);
   CHECK_FALSE(Find(f, "pg_replica_lag_seconds", {{"server", "replica1"}}));
