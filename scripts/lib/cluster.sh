@@ -90,6 +90,7 @@ hot_standby = on
 wal_receiver_status_interval = 1s
 wal_retrieve_retry_interval = 500ms
 log_line_prefix = '%m [%p] %q%a '
+${PGC_EXTRA_CONF:-}
 CONF
   pgc_as_pg tee "$PGC_DIR/primary/pg_hba.conf" >/dev/null <<HBA
 host all all 127.0.0.1/32 trust
