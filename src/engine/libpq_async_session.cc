@@ -79,6 +79,8 @@ void LibpqAsyncSession::Close() {
   connect_done_ = nullptr;
   batch_done_ = nullptr;
   results_.reset();
+  prepared_.Clear();
+  batch_queries_.clear();
 }
 
 void LibpqAsyncSession::Fail(std::string message) {
@@ -234,10 +236,13 @@ void LibpqAsyncSession::RunBatch(std::vector<std::string> queries,
     return;
   }
   state_ = State::kFlushing;
-  if (!libpq_internal::SendPipeline(conn_, queries)) {
+  std::vector<bool> preparing;
+  if (!libpq_internal::SendPipeline(conn_, queries, &prepared_, &preparing)) {
     return FailWithLibpq("cannot send queries");
   }
-  results_ = std::make_unique<libpq_internal::PipelineResults>(queries.size());
+  results_ = std::make_unique<libpq_internal::PipelineResults>(
+      queries.size(), std::move(preparing));
+  batch_queries_ = std::move(queries);
   StepFlush();
 }
 
@@ -265,6 +270,16 @@ void LibpqAsyncSession::StepRead() {
   }
   watch_.Cancel();
   std::vector<QueryResult> results = results_->Take();
+  for (std::size_t i = 0; i < batch_queries_.size(); ++i) {
+    // Not prepared after all, or no longer there (a pooler between us and
+    // the server, a DEALLOCATE): prepared again at the next run.
+    if (results_->prepare_failed(i) ||
+        (i < results.size() &&
+         results[i].error.find("(SQLSTATE 26000)") != std::string::npos)) {
+      prepared_.Forget(batch_queries_[i]);
+    }
+  }
+  batch_queries_.clear();
   const bool drop = results_->exit_failed();
   results_.reset();
   if (state_ == State::kSetting) {

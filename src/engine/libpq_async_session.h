@@ -77,6 +77,10 @@ class LibpqAsyncSession : public AsyncSession {
   ConnectDone connect_done_;
   BatchDone batch_done_;
   std::unique_ptr<libpq_internal::PipelineResults> results_;
+  // The poll and probe queries prepared on conn_ (cleared with it), and
+  // the batch in flight's queries.
+  libpq_internal::PreparedStatements prepared_;
+  std::vector<std::string> batch_queries_;
   // Bumped on every Close(), so that a stale resolver answer is ignored.
   std::shared_ptr<int> generation_ = std::make_shared<int>(0);
 };

@@ -88,22 +88,56 @@ QueryResult ConvertResult(const pg_result* result) {
   return out;
 }
 
-bool SendPipeline(PGconn* conn, const std::vector<std::string>& queries) {
+std::string PreparedStatements::Name(const std::string& sql, bool* prepare) {
+  *prepare = false;
+  auto it = names_.find(sql);
+  if (it != names_.end()) return it->second;
+  if (names_.size() >= kMaxStatements) return "";
+  *prepare = true;
+  return names_.emplace(sql, "pgre_" + std::to_string(next_++)).first->second;
+}
+
+bool SendPipeline(PGconn* conn, const std::vector<std::string>& queries,
+                  PreparedStatements* prepared, std::vector<bool>* preparing) {
   if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(conn)) {
     return false;
   }
-  for (const std::string& q : queries) {
-    if (!PQsendQueryParams(conn, q.c_str(), 0, nullptr, nullptr, nullptr,
-                           nullptr, 0)) {
-      return false;
+  if (preparing != nullptr) preparing->assign(queries.size(), false);
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    const std::string& q = queries[i];
+    bool prepare = false;
+    const std::string name =
+        prepared != nullptr ? prepared->Name(q, &prepare) : std::string();
+    if (name.empty()) {
+      if (!PQsendQueryParams(conn, q.c_str(), 0, nullptr, nullptr, nullptr,
+                             nullptr, 0)) {
+        return false;
+      }
+    } else {
+      if (prepare) {
+        if (!PQsendPrepare(conn, name.c_str(), q.c_str(), 0, nullptr)) {
+          return false;
+        }
+        if (preparing != nullptr) (*preparing)[i] = true;
+      }
+      if (!PQsendQueryPrepared(conn, name.c_str(), 0, nullptr, nullptr, nullptr,
+                               0)) {
+        return false;
+      }
     }
     if (!PQpipelineSync(conn)) return false;
   }
   return true;
 }
 
-PipelineResults::PipelineResults(std::size_t queries)
-    : out_(queries), filled_(queries, false) {}
+PipelineResults::PipelineResults(std::size_t queries,
+                                 std::vector<bool> preparing)
+    : out_(queries),
+      filled_(queries, false),
+      preparing_(std::move(preparing)),
+      prepare_failed_(queries, false) {
+  preparing_.resize(queries, false);
+}
 
 PipelineResults::Step PipelineResults::Drain(PGconn* conn) {
   const std::size_t n = out_.size();
@@ -118,11 +152,22 @@ PipelineResults::Step PipelineResults::Drain(PGconn* conn) {
       // Each query's results end with one null; a few more than that means
       // libpq and this loop disagree about the protocol: give up, never
       // spin.
-      if (++nulls_ > 2 * n + 2) return kConfused;
+      if (++nulls_ > 3 * n + 2) return kConfused;
       continue;
     }
     if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
       ++syncs_;
+    } else if (preparing_[syncs_]) {
+      // The Prepare's own result: on success the query's follows; on
+      // failure the query was not run (PIPELINE_ABORTED follows) and the
+      // preparation's error is the query's.
+      preparing_[syncs_] = false;
+      const ExecStatusType st = PQresultStatus(r);
+      if (st != PGRES_COMMAND_OK) {
+        out_[syncs_] = ConvertResult(r);
+        filled_[syncs_] = true;
+        prepare_failed_[syncs_] = true;
+      }
     } else if (!filled_[syncs_]) {
       out_[syncs_] = ConvertResult(r);
       filled_[syncs_] = true;

@@ -8,8 +8,10 @@
 #ifndef PGRE_PG_LIBPQ_BATCH_H_
 #define PGRE_PG_LIBPQ_BATCH_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "pg/query_result.h"
@@ -31,15 +33,43 @@ std::string CleanMessage(const char* message, std::string_view fallback);
 // has no fields. Null `result` gives ok=false "no result".
 QueryResult ConvertResult(const pg_result* result);
 
+// The statements prepared on one connection, by their text, so that a
+// server parses and plans each poll query once per connection, not once per
+// poll. Bounded: past kMaxStatements distinct texts, queries go unprepared.
+// Clear() it whenever its connection closes.
+class PreparedStatements {
+ public:
+  static constexpr std::size_t kMaxStatements = 64;
+
+  // The statement name for `sql` on this connection ("" = run it unnamed,
+  // unprepared); *prepare is set when it must be prepared first, in which
+  // case it counts as prepared from now on: Forget() it if that fails.
+  std::string Name(const std::string& sql, bool* prepare);
+  void Forget(const std::string& sql) { names_.erase(sql); }
+  void Clear() { names_.clear(); }
+  std::size_t size() const { return names_.size(); }
+
+ private:
+  std::unordered_map<std::string, std::string> names_;
+  std::uint64_t next_ = 0;
+};
+
 // Enters pipeline mode (if not in it) and queues every query, each followed
-// by a sync, so that one failing statement does not abort the others.
-// Returns false when libpq refuses (the connection is then unusable).
-bool SendPipeline(pg_conn* conn, const std::vector<std::string>& queries);
+// by a sync, so that one failing statement does not abort the others. With
+// `prepared`, each query runs as a prepared statement (prepared in the same
+// sync the first time: (*preparing)[i] says which were); without it, as an
+// unnamed one. Returns false when libpq refuses (the connection is then
+// unusable).
+bool SendPipeline(pg_conn* conn, const std::vector<std::string>& queries,
+                  PreparedStatements* prepared = nullptr,
+                  std::vector<bool>* preparing = nullptr);
 
 class PipelineResults {
  public:
   enum Step { kNeedInput, kDone, kLost, kConfused };
-  explicit PipelineResults(std::size_t queries);
+  // `preparing`: SendPipeline's, or empty when nothing was prepared.
+  explicit PipelineResults(std::size_t queries,
+                           std::vector<bool> preparing = {});
 
   // Takes every result libpq has ready without blocking. kDone once every
   // query's sync arrived (pipeline mode is then left), kNeedInput when
@@ -54,10 +84,17 @@ class PipelineResults {
   // Whether leaving pipeline mode failed after kDone (the connection is in
   // an unknown state: drop it, keep the results).
   bool exit_failed() const { return exit_failed_; }
+  // Whether query i's preparation failed (its result is that error; the
+  // statement does not exist on the connection).
+  bool prepare_failed(std::size_t i) const {
+    return i < prepare_failed_.size() && prepare_failed_[i];
+  }
 
  private:
   std::vector<QueryResult> out_;
   std::vector<bool> filled_;
+  std::vector<bool> preparing_;  // a Prepare's result comes first
+  std::vector<bool> prepare_failed_;
   std::size_t syncs_ = 0;
   std::size_t nulls_ = 0;
   bool exit_failed_ = false;

@@ -99,5 +99,37 @@ TEST_CASE("ConvertResult: statuses", "[libpq]") {
   CHECK_FALSE(ConvertResult(copy.get()).ok);
 }
 
+TEST_CASE("PreparedStatements: one name per text, bounded, forgettable",
+          "[libpq]") {
+  libpq_internal::PreparedStatements p;
+  bool prepare = false;
+  const std::string a = p.Name("SELECT 1", &prepare);
+  CHECK(prepare);
+  CHECK(a == "pgre_0");
+  CHECK(p.Name("SELECT 1", &prepare) == a);
+  CHECK_FALSE(prepare);
+  const std::string b = p.Name("SELECT 2", &prepare);
+  CHECK(prepare);
+  CHECK(b != a);
+  // A forgotten one is prepared again, under a name never used before on
+  // the connection.
+  p.Forget("SELECT 2");
+  const std::string b2 = p.Name("SELECT 2", &prepare);
+  CHECK(prepare);
+  CHECK(b2 != b);
+  // Past the bound, texts run unprepared ("").
+  for (std::size_t i = p.size();
+       i < libpq_internal::PreparedStatements::kMaxStatements; ++i) {
+    p.Name("SELECT " + std::to_string(100 + i), &prepare);
+  }
+  CHECK(p.Name("SELECT 'one too many'", &prepare).empty());
+  CHECK_FALSE(prepare);
+  CHECK(p.Name("SELECT 1", &prepare) == a);  // the known ones keep theirs
+  p.Clear();
+  CHECK(p.size() == 0);
+  p.Name("SELECT 1", &prepare);
+  CHECK(prepare);
+}
+
 }  // namespace
 }  // namespace pgre

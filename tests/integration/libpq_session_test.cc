@@ -98,6 +98,58 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "LibpqAsyncSession: each query is prepared once per connection, a failed "
+    "preparation is the query's error and is retried") {
+  TestCluster& c = Cluster();
+  SyncSession session(Server(c.PrimaryDsn()), seconds(10));
+  REQUIRE(session.Connect(In(seconds(30))).ok());
+  const std::string count =
+      "SELECT count(*) AS n FROM pg_prepared_statements "
+      "WHERE name LIKE 'pgre\\_%'";
+  const std::vector<std::string> batch = {"SELECT 1 AS one",
+                                          "SELECT * FROM no_such_table", count};
+  std::vector<QueryResult> results;
+  for (int round = 0; round < 3; ++round) {
+    INFO("round " << round);
+    REQUIRE(session.RunBatch(batch, In(seconds(30)), &results).ok());
+    REQUIRE(results.size() == 3);
+    CHECK(results[0].rows.at(0).at(0) == "1");
+    // Its own parse error, every time, not "not run".
+    CHECK(results[1].error ==
+          "relation \"no_such_table\" does not exist (SQLSTATE 42P01)");
+    // The good two are prepared on the server, once: the failing one never.
+    CHECK(results[2].rows.at(0).at(0) == "2");
+  }
+  // The table appears (a temporary one: this session's own): the failed
+  // statement is prepared at its next run.
+  REQUIRE(session
+              .RunBatch({"CREATE TEMP TABLE no_such_table (x int)"},
+                        In(seconds(30)), &results)
+              .ok());
+  REQUIRE(results.at(0).ok);
+  REQUIRE(session.RunBatch(batch, In(seconds(30)), &results).ok());
+  CHECK(results[1].ok);
+  CHECK(results[2].rows.at(0).at(0) == "4");  // with the CREATE's
+  // A new connection (without the table) prepares them again: its own
+  // error again, not "prepared statement does not exist" (SQLSTATE 26000).
+  session.Close();
+  REQUIRE(session.Connect(In(seconds(30))).ok());
+  REQUIRE(session.RunBatch(batch, In(seconds(30)), &results).ok());
+  CHECK(results[0].ok);
+  CHECK_THAT(results[1].error, Catch::Contains("SQLSTATE 42P01"));
+  CHECK(results[2].rows.at(0).at(0) == "2");
+  // A statement deallocated behind the session's back (as a pooler between
+  // the agent and the server would) costs one failed run, then is prepared
+  // again.
+  REQUIRE(session.RunBatch({"DEALLOCATE ALL"}, In(seconds(30)), &results).ok());
+  REQUIRE(session.RunBatch(batch, In(seconds(30)), &results).ok());
+  CHECK_THAT(results[0].error, Catch::Contains("SQLSTATE 26000"));
+  REQUIRE(session.RunBatch(batch, In(seconds(30)), &results).ok());
+  CHECK(results[0].ok);
+  CHECK(results[0].rows.at(0).at(0) == "1");
+}
+
 TEST_CASE("LibpqAsyncSession: statement timeout and application name") {
   TestCluster& c = Cluster();
   SyncSession session(Server(c.PrimaryDsn()), milliseconds(200));
