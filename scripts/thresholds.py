@@ -96,7 +96,8 @@ class Table:
     def seconds(self, name):
         entry = self.entries[name]
         assert entry.kind == "duration", name
-        return entry.value / 1000
+        s = entry.value / 1000
+        return int(s) if s.is_integer() else s
 
     def expand(self, text, where="text"):
         """Replaces every @NAME@ / @NAME|FORMAT@ of `text`."""
