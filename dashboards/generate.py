@@ -129,6 +129,7 @@ DASHBOARD_LINKS = [{
     "asDropdown": False, "icon": "external link", "includeVars": True,
     "keepTime": True, "tags": ["pg_replica_exporter"], "targetBlank": False,
     "title": "pg_replica_exporter", "type": "dashboards",
+    "tooltip": "The other pg_replica_exporter dashboards", "url": "",
 }]
 
 # ---------------------------------------------------------------------------

@@ -89,7 +89,7 @@ class Panel:
     max: Optional[float] = None
     no_value: Optional[str] = None
     overrides: list = dataclasses.field(default_factory=list)
-    links: Optional[list] = None
+    links: Optional[list] = None  # data links of every field
     repeat: Optional[str] = None  # a variable: one panel per value
     instant: bool = False
 
@@ -99,7 +99,9 @@ class Panel:
         d = {"unit": self.unit, "thresholds": self.thresholds or steps(("green", None)),
              "mappings": self.mappings, "custom": self.custom(),
              "min": self.min, "max": self.max, "decimals": self.decimals,
-             "color": self.color(), "noValue": self.no_value}
+             "color": self.color(), "noValue": self.no_value,
+             # Data links: on every value, with the series' labels.
+             "links": self.links}
         return {k: v for k, v in d.items() if v is not None}
 
     def custom(self):
@@ -136,8 +138,6 @@ class Panel:
              "fieldConfig": {"defaults": self.field_defaults(),
                              "overrides": self.overrides},
              "options": self.options(), "description": self.doc}
-        if self.links:
-            p["links"] = self.links
         if self.repeat:
             p.update(repeat=self.repeat, repeatDirection="h", maxPerRow=4)
         p.update(self.extra())
@@ -371,7 +371,7 @@ def query_variable(name, label_, query, doc="", multi=False, include_all=False):
                   "refId": "PrometheusVariableQueryEditor-" + name},
         "refresh": 2,  # on time range change
         "sort": 1, "multi": multi, "includeAll": include_all,
-        "current": {}, "options": [], "hide": 0, "regex": "",
+        "options": [], "hide": 0, "regex": "",
         "skipUrlSync": False, "description": doc,
     }
 
@@ -479,7 +479,6 @@ class Dashboard:
             "panels": panels,
             "refresh": "30s",
             "schemaVersion": SCHEMA_VERSION,
-            "style": "dark",
             "tags": list(self.tags),
             "templating": {"list": [datasource_variable()]
                            + [v.render() for v in self.variables]},
