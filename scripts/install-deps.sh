@@ -19,6 +19,8 @@ PACKAGES=(
   curl python3 procps util-linux ca-certificates
   # the PostgreSQL versions tier: trees of Debian 11 / 13 / unstable
   debootstrap zstd
+  # the dashboards' schema check: @grafana/schema from the npm registry
+  nodejs
 )
 
 # One dpkg-query for all: "name status" lines for the known ones.
@@ -30,6 +32,9 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   [[ -n "${installed[$p]:-}" ]] || missing+=("$p")
 done
+# Debian's nodejs comes without npm (the package npm); other builds of
+# nodejs (NodeSource) bundle it.
+command -v npm >/dev/null || missing+=(npm)
 if [[ ${#missing[@]} -eq 0 ]]; then
   exit 0
 fi

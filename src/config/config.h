@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "common/role.h"
+#include "common/thresholds.h"
 
 namespace pgre {
 
@@ -56,7 +57,7 @@ struct ServerConfig {
 enum class Fallback { kPrimary, kNone };
 
 struct RoutingConfig {
-  Duration max_lag = std::chrono::seconds(5);
+  Duration max_lag = thresholds::kRoutingMaxLag;
   std::uint64_t max_lag_bytes = 0;  // 0 = no byte limit
   int fall = 3;
   int rise = 2;
@@ -67,10 +68,10 @@ struct RoutingConfig {
   std::string probe_query = "SELECT 1";
 };
 
-// Thresholds of the /replicas/lag status field.
+// Thresholds of the /replicas/lag status field (defaults: thresholds.toml).
 struct LagStatusConfig {
-  Duration warning = std::chrono::seconds(1);
-  Duration critical = std::chrono::seconds(5);
+  Duration warning = thresholds::kLagTarget;
+  Duration critical = thresholds::kLagAlert;
 };
 
 // Bounds of the primary's WAL history that lag is measured against

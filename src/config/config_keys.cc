@@ -3,6 +3,8 @@
 #include <array>
 #include <sstream>
 
+#include "common/thresholds.h"
+
 namespace pgre {
 namespace {
 
@@ -69,7 +71,7 @@ constexpr KeyDef kKeys[] = {
             "[Server keys](#server-keys). May be empty."},
     {.path = "routing.max_lag",
      .type = KeyType::kDuration,
-     .default_text = "5s",
+     .default_text = thresholds::kRoutingMaxLagText,
      .reloadable = true,
      .doc = "A replica whose replication lag exceeds this is taken out of "
             "read routing.",
@@ -134,14 +136,14 @@ constexpr KeyDef kKeys[] = {
      .string_field = [](Config& c) { return &c.routing.probe_query; }},
     {.path = "lag_status.warning",
      .type = KeyType::kDuration,
-     .default_text = "1s",
+     .default_text = thresholds::kLagTargetText,
      .reloadable = true,
      .doc = "Replication lag threshold of the `warning` status in the lag "
             "endpoint.",
      .duration_field = [](Config& c) { return &c.lag_status.warning; }},
     {.path = "lag_status.critical",
      .type = KeyType::kDuration,
-     .default_text = "5s",
+     .default_text = thresholds::kLagAlertText,
      .reloadable = true,
      .doc = "Replication lag threshold of the `critical` status. Must be >= "
             "`lag_status.warning`.",

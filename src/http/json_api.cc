@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cluster/health.h"
+#include "common/thresholds.h"
 
 namespace pgre {
 namespace {
@@ -25,9 +26,10 @@ constexpr std::string_view kLagPath = "/v1/system/database/replicas/lag";
 constexpr std::string_view kPoolPath =
     "/v1/system/database/connection-pool/stats";
 
-// The seed's connection-pool alert thresholds (fractions of usable slots).
-constexpr double kPoolWarning = 0.8;
-constexpr double kPoolCritical = 0.9;
+// The seed's connection-pool alert thresholds (fractions of usable slots),
+// from thresholds.toml.
+constexpr double kPoolWarning = thresholds::kPoolWarning;
+constexpr double kPoolCritical = thresholds::kPoolCritical;
 
 // Unknown values become JSON null, never 0.
 template <typename T>

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "common/thresholds.h"
+
 namespace pgre {
 namespace {
 
@@ -587,7 +589,8 @@ TEST_CASE("pool: connection counts and utilization", "[json][pool]") {
   CHECK(s["appPoolUtilization"].get<double>() == Approx(37.0 / 50.0));
   CHECK(s["status"] == "ok");
   CHECK(body["thresholds"] ==
-        json({{"warningUtilization", 0.8}, {"criticalUtilization", 0.9}}));
+        json({{"warningUtilization", thresholds::kPoolWarning},
+              {"criticalUtilization", thresholds::kPoolCritical}}));
 
   // The primary: 12 active + 30 idle + 2 idle in transaction.
   const json& p = body["primary"];

@@ -12,6 +12,7 @@ For every dashboard:
   * panel ids unique (rows' nested panels included), every panel on the
     24-column grid without overlapping another, unique refIds per panel;
   * an annotation query over ALERTS;
+  * no query names a scrape job (a `job` matcher with a literal value);
   * every metric name in a PromQL expression (expr, variable and annotation
     queries; names starting with pg_replica) is published by the agent or is
     a recording rule of rules/*.yml. Published names come from
@@ -336,9 +337,17 @@ def check_structure(doc):
     return errors
 
 
+# A job matcher with a literal value: the dashboards must work whatever the
+# scrape job is called (select jobs by the `job` variable instead).
+LITERAL_JOB = re.compile(r'\bjob\s*(=|!=|=~|!~)\s*"(?!\$)')
+
+
 def check_metrics(doc, known):
     errors = []
     for where, expr in expressions(doc):
+        if LITERAL_JOB.search(expr):
+            errors.append(f"{where}: assumes a scrape job name ({expr!r}); "
+                          f"use the job variable")
         for name in sorted(metric_names(expr)):
             problem = known.problem(name)
             if problem:
@@ -435,9 +444,15 @@ def mutate_bad_promql(doc):
     return "PromQL does not parse"
 
 
+def mutate_literal_job(doc):
+    _, t = first_target(doc)
+    t["expr"] = 'max by (instance) (up{job="pg_replica_exporter"})'
+    return "assumes a scrape job name"
+
+
 def mutate_metric_in_string_is_ignored(doc):
     _, t = first_target(doc)
-    t["expr"] = 'up{job="pg_replica_exporter_not_a_metric"}'
+    t["expr"] = 'up{instance="pg_replica_exporter_not_a_metric"}'
     return None  # must still pass
 
 
@@ -454,7 +469,7 @@ def self_test(paths, known, promtool):
     mutations = [mutate_unknown_metric, mutate_duplicate_id, mutate_no_input,
                  mutate_hardwired_datasource, mutate_no_uid,
                  mutate_no_cluster_variable, mutate_overlap,
-                 mutate_metric_in_string_is_ignored]
+                 mutate_literal_job, mutate_metric_in_string_is_ignored]
     if promtool:
         mutations.append(mutate_bad_promql)
     for mutate in mutations:
