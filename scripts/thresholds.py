@@ -12,7 +12,8 @@ Generated (committed; never edit them by hand):
     docs/alerts.md                          the "Every alert" table (between markers)
 Checked: the runbook's **Severity:** paragraph of every alert names its
 severity, its `for` and the thresholds its expression uses; the template's
-`for:` lines and comparisons come from the table (no literal threshold).
+`for:` lines and comparisons come from the table (no literal threshold);
+no C++ source under src/ writes a ratio or byte threshold as a literal.
 
 dashboards/generate.py imports this module (load()) for the dashboards'
 thresholds and colours. Python 3.11 standard library only (tomllib).
@@ -437,6 +438,42 @@ def check_runbook(table, rules_template, runbook):
 
 
 # ---------------------------------------------------------------------------
+# C++ sources: no threshold typed again
+# ---------------------------------------------------------------------------
+
+
+def source_texts():
+    """{relative path: text} of src/**/*.cc and *.h but tests and HEADER."""
+    out = {}
+    for dirpath, _, names in os.walk(os.path.join(ROOT, "src")):
+        for name in sorted(names):
+            rel = os.path.relpath(os.path.join(dirpath, name), ROOT)
+            if (name.endswith((".cc", ".h")) and not name.endswith("_test.cc")
+                    and rel != HEADER):
+                out[rel] = read(rel)
+    return out
+
+
+def check_sources(table, texts):
+    """A ratio or byte threshold of the table written as a literal in the
+    C++ sources is an error: use its constant from thresholds.h. (Durations
+    are not scanned: 5s is also a timeout default.)"""
+    errors = []
+    for e in table.entries.values():
+        if e.kind not in ("ratio", "bytes"):
+            continue
+        literal = re.compile(rf"(?<![\w.]){re.escape(e.format())}(?![\w.])")
+        for rel, text in texts.items():
+            code = re.sub(r"//[^\n]*", "", text)  # comments may cite it
+            for m in literal.finditer(code):
+                line = code.count("\n", 0, m.start()) + 1
+                errors.append(f"{rel}:{line}: literal {e.format()} is {e.name}; use "
+                              f"thresholds::{cpp_name(e.name)}"
+                              f"{'Bytes' if e.kind == 'bytes' else ''} ({HEADER})")
+    return errors
+
+
+# ---------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------
 
@@ -454,6 +491,7 @@ def outputs(table):
     alerts_doc = replace_region(read(ALERTS_DOC), BEGIN_ALERTS, END_ALERTS,
                                 render_alerts_table(table, rules), ALERTS_DOC)
     errors += check_runbook(table, template, read(RUNBOOK))
+    errors += check_sources(table, source_texts())
     return {
         HEADER: render_header(table),
         RULES: rules,
@@ -509,6 +547,11 @@ def self_test():
         toml_text.replace('value = "1s"', 'value = "5s"', 1)), "lag.target (5s) must be <")
     expect("unknown placeholder", table_error(
         toml_text.replace("@lag.alert|short@", "@lag.alertt|short@")), "unknown threshold @lag.alertt@")
+    expect("a C++ source with the literal", check_sources(
+        table, {"src/http/levels.h": "inline constexpr double kWarn = 0.8;\n"}),
+        "src/http/levels.h:1: literal 0.8 is pool.warning")
+    expect("sources clean", ["clean"] if not check_sources(table, source_texts())
+           else check_sources(table, source_texts()), "clean")
     changed = copy.deepcopy(table)
     changed.entries["lag.alert"] = dataclasses.replace(table["lag.alert"], value=6000)
     expect("a changed value changes the rules",

@@ -495,6 +495,17 @@ nlohmann::json PrometheusServer::Api(const std::string& path) const {
   return body["data"];
 }
 
+nlohmann::json PrometheusServer::Api(
+    const std::string& path,
+    const std::vector<std::pair<std::string, std::string>>& params) const {
+  std::string query;
+  for (const auto& [name, value] : params) {
+    query +=
+        (query.empty() ? "?" : "&") + UrlEncode(name) + "=" + UrlEncode(value);
+  }
+  return Api(path + query);
+}
+
 nlohmann::json PrometheusServer::Query(const std::string& promql) const {
   return Api("/api/v1/query?query=" + UrlEncode(promql)).at("result");
 }

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/http_client.h"
@@ -228,6 +229,11 @@ class PrometheusServer {
   // response's "data" member. Throws std::runtime_error when the request
   // fails, the status is not 200 or the body is not {"status":"success"}.
   nlohmann::json Api(const std::string& path) const;
+  // GET `path` with `params` URL-encoded as its query string (a name may
+  // repeat, e.g. match[]). Returns data, throws as Api().
+  nlohmann::json Api(
+      const std::string& path,
+      const std::vector<std::pair<std::string, std::string>>& params) const;
   // /api/v1/query?query=<promql> (instant query, now). Returns data.result
   // (an array of {metric, value}). Throws as Api().
   nlohmann::json Query(const std::string& promql) const;
