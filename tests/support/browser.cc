@@ -158,10 +158,21 @@ std::string Browser::ElementId(const std::string& css) {
 }
 
 std::string Browser::Text(const std::string& css) {
-  const std::string id = ElementId(css);
-  if (id.empty()) return "";
-  return Command("GET", "/session/" + session_ + "/element/" + id + "/text")
-      .get<std::string>();
+  // The document may be replaced between finding the element and reading
+  // it (a reload): then it is found again in the new one.
+  for (int attempt = 1;; ++attempt) {
+    const std::string id = ElementId(css);
+    if (id.empty()) return "";
+    try {
+      return Command("GET", "/session/" + session_ + "/element/" + id + "/text")
+          .get<std::string>();
+    } catch (const std::runtime_error& e) {
+      if (attempt >= 5 ||
+          std::string(e.what()).find("stale element") == std::string::npos) {
+        throw;
+      }
+    }
+  }
 }
 
 void Browser::Resize(int width, int height) {

@@ -52,7 +52,8 @@ class Browser {
   nlohmann::json Execute(const std::string& script,
                          const nlohmann::json& args = nlohmann::json::array());
   // The rendered text of the first element matching `css`, "" when none
-  // matches (works with scripts off).
+  // matches (works with scripts off; found again when the document was
+  // replaced in between).
   std::string Text(const std::string& css);
   // Sets the window's size in CSS pixels.
   void Resize(int width, int height);
