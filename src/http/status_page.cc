@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/redact.h"
+#include "common/thresholds.h"
 #include "config/config.h"
 #include "http/json_api.h"
 #include "http/levels.h"
@@ -17,9 +18,11 @@
 namespace pgre {
 namespace {
 
-constexpr std::string_view kStyle =
-    ":root{color-scheme:light dark;--ok:#1a7f37;--warning:#9a6700;"
-    "--critical:#cf222e;--unknown:#6e7781}"
+// The level colours (OK, WARNING, CRITICAL) are thresholds.toml's, as the
+// dashboards' are; text on the warning colour is black for contrast.
+constexpr std::string_view kStyleTemplate =
+    ":root{color-scheme:light dark;--ok:OK;--warning:WARNING;"
+    "--critical:CRITICAL;--unknown:#6e7781}"
     "body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1280px;"
     "padding:8px}"
     "h1{font-size:1.3em;margin:.2em 0}h2{font-size:1.15em;margin:1.2em 0 .3em}"
@@ -29,7 +32,7 @@ constexpr std::string_view kStyle =
     "vertical-align:top}"
     ".lv{font-weight:600;padding:0 4px;border-radius:3px;color:#fff;"
     "white-space:nowrap}"
-    ".ok{background:var(--ok)}.warning{background:var(--warning)}"
+    ".ok{background:var(--ok)}.warning{background:var(--warning);color:#000}"
     ".critical{background:var(--critical)}.unknown{background:var(--unknown)}"
     ".banner{padding:4px 8px;border-radius:4px;color:#fff;font-weight:600}"
     ".muted{color:#6e7781}"
@@ -67,16 +70,29 @@ constexpr std::string_view kScript =
     "note.textContent='live: updates every REFRESH_S s';"
     "setTimeout(tick,REFRESH_MS);})();";
 
+// `text` with every `what` replaced by `with`.
+std::string ReplaceAll(std::string text, std::string_view what,
+                       std::string_view with) {
+  for (auto at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + with.size())) {
+    text.replace(at, what.size(), with);
+  }
+  return text;
+}
+
+const std::string& StyleText() {
+  static const std::string style =
+      ReplaceAll(ReplaceAll(ReplaceAll(std::string(kStyleTemplate), "CRITICAL",
+                                       thresholds::kColourCritical),
+                            "WARNING", thresholds::kColourWarning),
+                 "OK", thresholds::kColourOk);
+  return style;
+}
+
 std::string Script() {
-  std::string s(kScript);
-  auto replace = [&](std::string_view what, const std::string& with) {
-    for (auto at = s.find(what); at != std::string::npos; at = s.find(what)) {
-      s.replace(at, what.size(), with);
-    }
-  };
-  replace("REFRESH_MS", std::to_string(kStatusRefreshSeconds * 1000));
-  replace("REFRESH_S", std::to_string(kStatusRefreshSeconds));
-  return s;
+  return ReplaceAll(ReplaceAll(std::string(kScript), "REFRESH_MS",
+                               std::to_string(kStatusRefreshSeconds * 1000)),
+                    "REFRESH_S", std::to_string(kStatusRefreshSeconds));
 }
 
 const std::string& ScriptText() {
@@ -585,7 +601,7 @@ std::string LagSparkline(const LagTrailPoints& points, std::size_t slots,
 const std::string& StatusPageCsp() {
   static const std::string csp =
       "default-src 'none'; script-src " + CspHash(ScriptText()) +
-      "; style-src " + CspHash(kStyle) +
+      "; style-src " + CspHash(StyleText()) +
       "; connect-src 'self'; img-src 'self'; base-uri 'none'; "
       "form-action 'none'; frame-ancestors 'none'";
   return csp;
@@ -633,7 +649,7 @@ std::string RenderStatusPage(const StatusPageInput& in) {
          "initial-scale=1\"><title>pg_replica_exporter status</title>"
          "<noscript><meta http-equiv=\"refresh\" content=\"" +
          std::to_string(kStatusNoScriptRefreshSeconds) +
-         "\"></noscript><style>" + std::string(kStyle) +
+         "\"></noscript><style>" + StyleText() +
          "</style></head><body><header><h1>PostgreSQL replicas: "
          "status</h1><nav>" +
          links + "</nav><p id=\"refresh\">static page of " + Iso8601(in.now) +

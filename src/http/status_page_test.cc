@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/redact.h"
+#include "common/thresholds.h"
 #include "http/api.h"
 #include "http/json_api.h"
 #include "http/levels.h"
@@ -279,6 +280,12 @@ TEST_CASE("the status page loads nothing from anywhere", "[status_page]") {
             "</noscript>"));
   CHECK(Has(page, "<meta name=\"viewport\" content=\"width=device-width"));
   CHECK(Has(page, "@media (max-width:700px)"));
+  // The level colours are the thresholds table's, as the dashboards' are.
+  CHECK(Has(style, ":root{color-scheme:light dark;--ok:" +
+                       std::string(thresholds::kColourOk) +
+                       ";--warning:" + std::string(thresholds::kColourWarning) +
+                       ";--critical:" +
+                       std::string(thresholds::kColourCritical) + ";"));
   CHECK(Has(page, "<main id=\"live\">" + RenderStatusLive(Input({Example()})) +
                       "</main>"));
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -81,6 +82,9 @@ TEST_CASE("the status page in chromium: healthy, lagging, down, failover",
 
   char dir[] = "/tmp/pgre-browser-XXXXXX";
   REQUIRE(mkdtemp(dir) != nullptr);
+  // Removed however the test ends.
+  const std::unique_ptr<char, void (*)(char*)> remove_dir(
+      dir, [](char* d) { std::filesystem::remove_all(d); });
   const std::string web = std::string(dir) + "/web.yml";
   {
     std::ofstream out(web);
@@ -224,8 +228,6 @@ TEST_CASE("the status page in chromium: healthy, lagging, down, failover",
   CHECK(first.find("static page of") != std::string::npos);
   CHECK(WaitUntil([&] { return noscript.Text("#refresh") != first; },
                   seconds(30), std::chrono::milliseconds(500)));
-
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
