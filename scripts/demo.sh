@@ -106,6 +106,7 @@ $(for i in "${!PGC_REPLICA_PORTS[@]}"; do
     echo "  replica$((i + 1))      $(pgc_dsn "${PGC_REPLICA_PORTS[i]}")"
   done)
 
+  Status page:     $base/
   Metrics:         $base/metrics
   Replica status:  $base/v1/system/database/replicas/status
   Replica health:  $base/v1/system/database/replicas/health

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything pg_replica_exporter needs to build, test and demo on
-# Debian 12: toolchain, libraries, PostgreSQL 15, Prometheus tools.
+# Debian 12: toolchain, libraries, PostgreSQL 15, Prometheus tools,
+# chromium and chromedriver.
 # Idempotent and quiet: does nothing (no apt) when every package is present.
 # Must run as root (or through sudo when available).
 set -euo pipefail
@@ -17,6 +18,8 @@ PACKAGES=(
   # tests and demo: PostgreSQL 15 servers, promtool/amtool, tools
   postgresql-15 postgresql-client-15 prometheus prometheus-alertmanager
   curl python3 procps util-linux ca-certificates
+  # the browser tier: the status page in headless chromium over WebDriver
+  chromium chromium-driver
   # the PostgreSQL versions tier: trees of Debian 11 / 13 / unstable
   debootstrap zstd
   # the dashboards' schema check: @grafana/schema from the npm registry

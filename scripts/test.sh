@@ -5,7 +5,9 @@
 #   3. two lanes at once (2 cores; builds run niced so that tests keep
 #      their timing):
 #      tests:  ctest by label: unit, rules, integration (real PostgreSQL
-#              clusters), e2e (the agent, Prometheus, Alertmanager), then
+#              clusters), e2e (the agent, Prometheus, Alertmanager),
+#              browser (the status page in headless chromium; screenshots
+#              in BUILD/artifacts/browser/), then
 #              versions (the [versions] cases against PostgreSQL 13, 17 and
 #              18 from debootstrapped trees, scripts/pg-tree.sh)
 #      builds: the PostgreSQL trees (cached tarballs), the ASan+UBSan build
@@ -98,7 +100,7 @@ ctest_tier() {
 unit_targets() {
   ninja -C "$1" -t targets all 2>/dev/null |
     sed -n 's/^\([A-Za-z0-9_]*_tests\): phony$/\1/p' |
-    grep -vE '^(cmake_.*|integration_tests|e2e_tests)$' | sort -u
+    grep -vE '^(cmake_.*|integration_tests|e2e_tests|browser_tests)$' | sort -u
 }
 
 # configure DIR [cmake args]
@@ -182,13 +184,14 @@ debug_tests() {
   ctest_tier "$BUILD" rules -j"$JOBS"
   ctest_tier "$BUILD" integration
   ctest_tier "$BUILD" e2e
+  ctest_tier "$BUILD" browser
   # Anything without a tier label (including Catch's *_NOT_BUILT markers).
   local others
-  others=$(ctest --test-dir "$BUILD" -N -LE '^(unit|integration|e2e|rules|versions|tsan)$' 2>/dev/null |
+  others=$(ctest --test-dir "$BUILD" -N -LE '^(unit|integration|e2e|browser|rules|versions|tsan)$' 2>/dev/null |
     sed -n 's/^Total Tests: \([0-9]*\)$/\1/p')
   if [[ "${others:-0}" -gt 0 ]]; then
     step "ctest $BUILD unlabelled ($others)" ctest --test-dir "$BUILD" \
-      -LE '^(unit|integration|e2e|rules|versions|tsan)$' "${CTEST_ARGS[@]}"
+      -LE '^(unit|integration|e2e|browser|rules|versions|tsan)$' "${CTEST_ARGS[@]}"
   fi
   if [[ $versions -eq 1 ]]; then
     local v runner

@@ -311,6 +311,10 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
           .Add({});
   reload_ok.Set(1);
   reload_time.Set(ToUnixSeconds(Clock::Real()->WallNow()));
+  api.UpdateAgentState([&](AgentState& a) {
+    a.config_source = config.source;
+    a.config_loaded_at = Clock::Real()->WallNow();
+  });
   auto& web_reload_ok =
       prometheus::BuildGauge()
           .Name("pg_replica_exporter_web_config_last_reload_successful")
@@ -360,10 +364,18 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
                      DescribeSecurity(*next));
         server->SetSecurity(std::make_shared<const WebSecurity>(*next));
         web_reload_ok.Set(1);
+        api.UpdateAgentState([](AgentState& a) {
+          a.web_config_reload_ok = true;
+          a.web_config_reload_error.clear();
+        });
       } else {
         web_reload_ok.Set(0);
         spdlog::error("web config reload failed, keeping the running one: {}",
                       web_error);
+        api.UpdateAgentState([&](AgentState& a) {
+          a.web_config_reload_ok = false;
+          a.web_config_reload_error = ScrubSecrets(web_error);
+        });
       }
     }
     if (flags.config_file.empty()) {
@@ -379,6 +391,11 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
       reload_ok.Set(0);
       spdlog::error("reload failed, keeping the running configuration: {}",
                     reload_error);
+      api.UpdateAgentState([&](AgentState& a) {
+        a.config_reload_ok = false;
+        a.config_reload_error = ScrubSecrets(reload_error);
+        a.config_reload_failed_at = Clock::Real()->WallNow();
+      });
       continue;
     }
     spdlog::info("reloading the configuration: {}", DescribeClusters(*next));
@@ -394,6 +411,13 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
     config = std::move(*next);
     reload_ok.Set(1);
     reload_time.Set(ToUnixSeconds(Clock::Real()->WallNow()));
+    api.UpdateAgentState([&](AgentState& a) {
+      a.config_source = config.source;
+      a.config_loaded_at = Clock::Real()->WallNow();
+      a.config_reload_ok = true;
+      a.config_reload_error.clear();
+      a.config_reload_failed_at.reset();
+    });
   }
   server.reset();  // no request runs past this
   http_stats->store(nullptr);

@@ -54,8 +54,10 @@ ClusterState::ClusterState(const Config& config, const Clock* clock,
                                 config.lag_history.max_age}),
       topology_(server_count_, 0),
       model_(config.routing, ServerSpecs(AllServers(config)), 0),
-      last_replay_(server_count_) {
+      last_replay_(server_count_),
+      trails_(server_count_, LagTrail(LagTrailLimits{})) {
   building_.cluster = config.cluster;
+  building_.lag_trail_limits = trails_.front().limits();
   building_.replicas_enabled = config.replicas_enabled;
   building_.app_pool_size = config.app_pool_size;
   building_.lag_status = config.lag_status;
@@ -156,6 +158,10 @@ void ClusterState::RecordPollLocked(int server, const PollOutcome& outcome) {
     s.streaming = DecideStreaming(building_.servers, i, primary);
   }
   ComputeLagLocked(server, outcome.at);
+  if (trails_[server].Record(outcome.at, v.lag_seconds)) {
+    v.lag_trail =
+        std::make_shared<const LagTrailPoints>(trails_[server].Points());
+  }
   PruneLocked();
   for (int i = 0; i < server_count_; ++i) {
     ViewLocked(i).health = AssessServer(building_, i);
@@ -462,6 +468,8 @@ void ClusterState::PublishRoutingLocked() {
     r.reason = st.reason;
     r.routed_reads = st.routed_reads;
     r.rotation_changes = st.rotation_changes;
+    r.consecutive_healthy = st.consecutive_healthy;
+    r.consecutive_unhealthy = st.consecutive_unhealthy;
   }
   building_.failover_active = model_.failover_active();
   building_.topology.stale_reads =

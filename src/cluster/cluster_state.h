@@ -20,7 +20,9 @@
 //  5. prunes the history down to what the servers in recovery still need:
 //     never past a server that has not reported a replay position yet, nor
 //     past one that is down (its last known position counts);
-//  6. re-runs the health predicate (cluster/health.h) on every server and
+//  6. adds the polled server's lag (or its absence) to its trail of the
+//     last minutes (cluster/lag_trail.h, for the status page);
+//  7. re-runs the health predicate (cluster/health.h) on every server and
 //     publishes a new snapshot.
 //
 // Saved state (cluster/lag_state.h): a state given at construction is held
@@ -40,6 +42,7 @@
 #include <vector>
 
 #include "cluster/lag_state.h"
+#include "cluster/lag_trail.h"
 #include "cluster/snapshot.h"
 #include "common/clock.h"
 #include "config/config.h"
@@ -135,6 +138,7 @@ class ClusterState {
   TopologyTracker topology_;                           // guarded by mu_
   RoutingModel model_;                                 // guarded by mu_
   std::vector<std::optional<Lsn>> last_replay_;        // guarded; per server
+  std::vector<LagTrail> trails_;                       // guarded; per server
   std::optional<std::uint64_t> system_identifier_;     // guarded
   std::optional<MonoTime> primary_last_seen_;          // guarded
   std::optional<RestoreInput> pending_restore_;        // guarded

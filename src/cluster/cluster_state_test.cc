@@ -479,5 +479,36 @@ TEST_CASE("snapshots are shared until something changes", "[cluster]") {
   CHECK(c.Get().get() != a.get());
 }
 
+TEST_CASE("each server's lag of the last minutes is published as a trail",
+          "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  const Duration bucket = c.Get()->lag_trail_limits.bucket;
+  CHECK(View(c, 1).lag_trail == nullptr);
+  c.RecordPoll(0, p.Primary(100));
+  c.RecordPoll(1, p.Replica(100));
+  p.clock.Advance(bucket);
+  c.RecordPoll(0, p.Primary(200));
+  p.clock.Advance(bucket);
+  c.RecordPoll(1, p.Replica(100));  // behind since the primary moved to 200
+  p.clock.Advance(bucket);
+  c.RecordPoll(1, p.Failed());
+  const auto snap = c.Get();
+  REQUIRE(snap->servers[1].lag_trail);
+  const LagTrailPoints& trail = *snap->servers[1].lag_trail;
+  REQUIRE(trail.size() == 4);
+  CHECK(trail[0] == 0.0);
+  CHECK_FALSE(trail[1].has_value());  // no poll of replica1 in that bucket
+  CHECK(trail[2] == Approx(ToSeconds(bucket)));
+  CHECK_FALSE(trail[3].has_value());  // down: no lag, never 0
+  // The primary has no lag: its points carry none.
+  REQUIRE(snap->servers[0].lag_trail);
+  for (const auto& point : *snap->servers[0].lag_trail) CHECK_FALSE(point);
+  // Shared, not copied, between snapshots while it does not change.
+  c.RecordPoll(2, p.Replica(200));
+  CHECK(c.Get()->servers[1].lag_trail.get() ==
+        snap->servers[1].lag_trail.get());
+}
+
 }  // namespace
 }  // namespace pgre

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/lag_trail.h"
 #include "collectors/sample.h"
 #include "common/clock.h"
 #include "config/config.h"
@@ -35,6 +36,10 @@ struct RoutingView {
   std::string reason = "not checked yet";  // why out of rotation, or "ok"
   std::uint64_t routed_reads = 0;
   std::uint64_t rotation_changes = 0;
+  // The hysteresis counters (routing.fall / routing.rise): consecutive
+  // healthy and unhealthy checks so far.
+  int consecutive_healthy = 0;
+  int consecutive_unhealthy = 0;
   std::optional<bool> synthetic_ok;
   std::optional<double> synthetic_duration_seconds;
 };
@@ -80,6 +85,10 @@ struct ServerView {
   // else from its upstream's pg_stat_replication; unset when neither tells
   // (or it is not in recovery).
   std::optional<bool> streaming;
+  // lag_seconds over the last minutes (cluster/lag_trail.h), oldest first;
+  // shared by the snapshots between two changes of it. Null before the
+  // first poll.
+  std::shared_ptr<const LagTrailPoints> lag_trail;
 
   HealthVerdict health;  // on the latest data
   RoutingView routing;   // the model's state
@@ -108,6 +117,7 @@ struct Snapshot {
   std::optional<int> app_pool_size;
   LagStatusConfig lag_status;
   RoutingConfig routing_config;
+  LagTrailLimits lag_trail_limits;  // what ServerView::lag_trail covers
   // [0] the configured primary, then the replicas in configured order.
   std::vector<ServerView> servers;
   TopologyView topology;

@@ -6,6 +6,8 @@
 #include <prometheus/gauge.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
+
 #include "http/gzip.h"
 #include "http/json_api.h"
 #include "http/metrics.h"
@@ -57,6 +59,8 @@ Api::Api(ClusterSource source, BuildInfo build, std::string telemetry_path)
       build_(std::move(build)),
       telemetry_path_(std::move(telemetry_path)),
       self_registry_(std::make_shared<prometheus::Registry>()) {
+  agent_.version = build_.version;
+  agent_.revision = build_.revision;
   prometheus::BuildGauge()
       .Name("pg_replica_exporter_build_info")
       .Help("Version and revision of pg_replica_exporter; always 1.")
@@ -117,7 +121,10 @@ HttpResponse Api::Handle(const ApiRequest& request) const {
   if (path == telemetry_path_) {
     return known(get ? Metrics(request.accepts_gzip) : HttpResponse{});
   }
-  if (path == "/") return known(get ? Landing() : HttpResponse{});
+  if (path == "/" || path == kStatusJsonPath) {
+    return known(get ? StatusPage(request.query, path == kStatusJsonPath)
+                     : HttpResponse{});
+  }
   if (path == "/-/healthy") {
     HttpResponse ok;
     ok.body = "OK\n";
@@ -249,26 +256,55 @@ HttpResponse Api::Ready() const {
   return r;
 }
 
-HttpResponse Api::Landing() const {
+void Api::UpdateAgentState(const std::function<void(AgentState&)>& change) {
+  std::lock_guard<std::mutex> lock(agent_mu_);
+  change(agent_);
+}
+
+HttpResponse Api::StatusPage(std::string_view query, bool json) const {
+  const auto clusters = source_();
+  StatusPageInput in;
+  for (const auto& c : *clusters) in.clusters.push_back(c->Get());
+  {
+    std::lock_guard<std::mutex> lock(agent_mu_);
+    in.agent = agent_;
+  }
+  in.telemetry_path = telemetry_path_;
+  in.now = Clock::Real()->WallNow();
   HttpResponse r;
-  r.content_type = "text/html; charset=utf-8";
-  r.body =
-      "<html><head><title>pg_replica_exporter</title></head><body>"
-      "<h1>pg_replica_exporter</h1><p>version " +
-      build_.version + " (" + build_.revision +
-      ")</p><ul>"
-      "<li><a href=\"" +
-      telemetry_path_ +
-      "\">Metrics</a></li>"
-      "<li><a href=\"/v1/system/database/replicas/status\">Replica "
-      "status</a></li>"
-      "<li><a href=\"/v1/system/database/replicas/health\">Replica "
-      "health</a></li>"
-      "<li><a href=\"/v1/system/database/replicas/lag\">Replication "
-      "lag</a></li>"
-      "<li><a href=\"/v1/system/database/connection-pool/stats\">Connection "
-      "pool stats</a></li>"
-      "</ul></body></html>\n";
+  r.headers.push_back({"Cache-Control", "no-store"});
+  if (auto name = QueryValue(query, "cluster")) {
+    const bool known =
+        std::any_of(in.clusters.begin(), in.clusters.end(),
+                    [&](const auto& snap) { return snap->cluster == *name; });
+    if (!known) {
+      std::vector<std::string> names;
+      for (const auto& snap : in.clusters) names.push_back(snap->cluster);
+      if (json) {
+        UnknownClusterResponse(names, &r);
+      } else {
+        r.status = 404;
+        r.content_type = "text/html; charset=utf-8";
+        r.body = RenderUnknownClusterPage(*name, names);
+      }
+      return r;
+    }
+    in.selected = *name;
+  }
+  if (in.clusters.empty()) {
+    r.status = 503;
+    r.body = "no cluster configured yet\n";
+    return r;
+  }
+  if (json) {
+    r.content_type = "application/json";
+    r.body = RenderStatusJson(in);
+  } else {
+    r.content_type = "text/html; charset=utf-8";
+    r.headers.push_back({"Content-Security-Policy", StatusPageCsp()});
+    r.headers.push_back({"X-Content-Type-Options", "nosniff"});
+    r.body = RenderStatusPage(in);
+  }
   return r;
 }
 

@@ -3,7 +3,10 @@
 //
 // Routes: GET/HEAD <telemetry path> (Prometheus text format for every
 // cluster, gzip when the client accepts it; the clusters' part kept ready
-// by http/exposition.h), GET / (landing page), GET /-/healthy (200 while
+// by http/exposition.h), GET / (the status page, http/status_page.h; for
+// one cluster with ?cluster=NAME, 404 for an unknown name) and GET
+// /status.json (its live part, which the page's script polls), GET
+// /-/healthy (200 while
 // the process serves), GET /-/ready (200 once every configured server of
 // every cluster has been polled at least once, 503 before), the seed's
 // JSON endpoints under /v1/system/database/ (json_api.h) for the cluster
@@ -32,6 +35,7 @@
 #include "cluster/cluster_state.h"
 #include "cluster/snapshot.h"
 #include "http/exposition.h"
+#include "http/status_page.h"
 
 namespace pgre {
 
@@ -101,6 +105,11 @@ class Api {
   }
   const ExpositionCache& exposition() const { return exposition_; }
 
+  // The agent's state the status page shows (version, configuration
+  // reloads): `change` edits it under a lock. The version and revision
+  // start as `build`'s. Thread-safe.
+  void UpdateAgentState(const std::function<void(AgentState&)>& change);
+
   // Families computed at each scrape (e.g. the HTTP server's counters).
   // REQUIRES: set before serving; `extra` is thread-safe.
   using ExtraMetrics = std::function<std::vector<prometheus::MetricFamily>()>;
@@ -109,7 +118,8 @@ class Api {
  private:
   HttpResponse Metrics(bool gzip) const;
   HttpResponse Ready() const;
-  HttpResponse Landing() const;
+  // The status page (json: its live part, kStatusJsonPath).
+  HttpResponse StatusPage(std::string_view query, bool json) const;
   HttpResponse Json(std::string_view path, std::string_view query) const;
 
   ClusterSource source_;
@@ -117,6 +127,8 @@ class Api {
   std::string telemetry_path_;
   std::shared_ptr<prometheus::Registry> self_registry_;
   ExtraMetrics extra_;
+  mutable std::mutex agent_mu_;
+  AgentState agent_;  // guarded by agent_mu_
   mutable ExpositionCache exposition_{Clock::Real()};
   // The last answer per (cluster, path), with the snapshot it came from.
   struct CachedJson {

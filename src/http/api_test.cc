@@ -243,6 +243,51 @@ TEST_CASE("JSON endpoints take ?cluster=, the first cluster by default",
   CHECK(body.find("\"ready\": false") != std::string::npos);
 }
 
+TEST_CASE("the status page at /, its live part at /status.json", "[api]") {
+  FakeClock clock;
+  ClusterState a(Named("alpha"), &clock), b(Named("beta/west 1"), &clock);
+  Api api({&a, &b}, BuildInfo{"1.2.3", "abc"});
+  auto get = [&](std::string_view path, std::string_view query = "") {
+    return api.Handle(ApiRequest{"GET", path, query});
+  };
+  const HttpResponse page = get("/");
+  CHECK(page.status == 200);
+  CHECK(page.content_type == "text/html; charset=utf-8");
+  std::map<std::string, std::string> headers(page.headers.begin(),
+                                             page.headers.end());
+  CHECK(headers["Content-Security-Policy"] == StatusPageCsp());
+  CHECK(headers["Cache-Control"] == "no-store");
+  const std::string body = page.Body();
+  CHECK(body.find("data-cluster=\"alpha\" id=") != std::string::npos);
+  CHECK(body.find("data-cluster=\"beta/west 1\" id=") != std::string::npos);
+  CHECK(body.find("pg_replica_exporter 1.2.3 (abc)") != std::string::npos);
+  // One cluster.
+  const std::string beta = get("/", "cluster=beta%2Fwest+1").Body();
+  CHECK(beta.find("data-cluster=\"alpha\" id=") == std::string::npos);
+  CHECK(beta.find("data-cluster=\"beta/west 1\" id=") != std::string::npos);
+  // Unknown: 404, as HTML for the page and as JSON for the script.
+  const HttpResponse unknown = get("/", "cluster=gamma");
+  CHECK(unknown.status == 404);
+  CHECK(unknown.Body().find("No cluster named gamma") != std::string::npos);
+  CHECK(get("/status.json", "cluster=gamma").status == 404);
+  CHECK(get("/status.json", "cluster=gamma").content_type ==
+        "application/json");
+  // The live part, with the agent's state as the app sets it.
+  api.UpdateAgentState([](AgentState& s) {
+    s.config_reload_ok = false;
+    s.config_reload_error = "x.yml:1: bad";
+  });
+  const HttpResponse live = get("/status.json");
+  CHECK(live.status == 200);
+  CHECK(live.content_type == "application/json");
+  const std::string json = live.Body();
+  CHECK(json.find("\"html\":") != std::string::npos);
+  CHECK(json.find("x.yml:1: bad") != std::string::npos);
+  CHECK(json.find("data-cluster=\\\"alpha\\\" id=") != std::string::npos);
+  CHECK(api.Handle("POST", "/status.json").status == 405);
+  CHECK(api.Handle("HEAD", "/").status == 200);
+}
+
 TEST_CASE("JSON answers are rendered once per snapshot; a 404 reads none",
           "[api]") {
   FakeClock clock;

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "cluster/health.h"
-#include "common/thresholds.h"
+#include "http/levels.h"
 
 namespace pgre {
 namespace {
@@ -26,11 +26,6 @@ constexpr std::string_view kLagPath = "/v1/system/database/replicas/lag";
 constexpr std::string_view kPoolPath =
     "/v1/system/database/connection-pool/stats";
 
-// The seed's connection-pool alert thresholds (fractions of usable slots),
-// from thresholds.toml.
-constexpr double kPoolWarning = thresholds::kPoolWarning;
-constexpr double kPoolCritical = thresholds::kPoolCritical;
-
 // Unknown values become JSON null, never 0.
 template <typename T>
 Json OrNull(const std::optional<T>& v) {
@@ -41,33 +36,9 @@ Json StringOrNull(const std::string& s) {
   return s.empty() ? Json(nullptr) : Json(s);
 }
 
-// "2023-11-14T22:13:20.123Z", like JavaScript's Date.toISOString().
-std::string Iso8601(WallTime t) {
-  using namespace std::chrono;
-  const auto secs = floor<seconds>(t);
-  const auto millis = duration_cast<milliseconds>(t - secs).count();
-  const std::time_t tt = system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char date[32];
-  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", date, static_cast<int>(millis));
-  return out;
-}
-
 Json ObservedRole(const ServerView& v) {
   if (!v.sample) return nullptr;
   return v.sample->in_recovery ? "replica" : "primary";
-}
-
-// The lag status against the lag_status thresholds; a lower bound counts
-// as the figure it is at least.
-const char* LagStatus(const Snapshot& snap, const ServerView& v) {
-  if (!v.lag_seconds) return "unknown";
-  if (*v.lag_seconds > ToSeconds(snap.lag_status.critical)) return "critical";
-  if (*v.lag_seconds > ToSeconds(snap.lag_status.warning)) return "warning";
-  return "ok";
 }
 
 // The adopted primary first, then every other server in configured order:
@@ -211,7 +182,7 @@ Json LagBody(const Snapshot& snap) {
     e["lagSeconds"] = OrNull(r->lag_seconds);
     e["lagBytes"] = OrNull(r->lag_bytes);
     e["lowerBound"] = r->lag_seconds ? Json(r->lag_lower_bound) : Json(nullptr);
-    e["status"] = LagStatus(snap, *r);
+    e["status"] = std::string(LevelName(LagLevel(snap, *r)));
     e["unknownReason"] =
         r->lag_seconds ? Json(nullptr) : StringOrNull(r->lag_unknown_reason);
     replicas.push_back(std::move(e));
@@ -226,65 +197,34 @@ Json LagBody(const Snapshot& snap) {
   return j;
 }
 
-const char* PoolStatus(std::optional<double> utilization) {
-  if (!utilization) return "unknown";
-  if (*utilization > kPoolCritical) return "critical";
-  if (*utilization > kPoolWarning) return "warning";
-  return "ok";
-}
-
 Json PoolServer(const Snapshot& snap, const ServerView& v) {
+  const PoolUsage u = PoolUsageOf(v);
   Json j;
   j["name"] = v.name;
   j["role"] = std::string(RoleName(v.role));
   j["up"] = v.up;
-
-  std::optional<std::int64_t> total;
-  if (v.sample && v.sample->CollectorOk("activity")) {
-    const auto& by_state = v.sample->connections_by_state;
-    auto count = [&](const char* state) -> std::int64_t {
-      auto it = by_state.find(state);
-      return it == by_state.end() ? 0 : it->second;
-    };
-    std::int64_t sum = 0;
-    for (const auto& [state, n] : by_state) sum += n;
-    const std::int64_t active = count("active");
-    const std::int64_t idle = count("idle");
-    const std::int64_t idle_in_tx =
-        count("idle in transaction") + count("idle in transaction (aborted)");
+  if (u.total) {
     j["connections"] = {
-        {"active", active},
-        {"idle", idle},
-        {"idleInTransaction", idle_in_tx},
-        {"other", sum - active - idle - idle_in_tx},
-        {"total", sum},
+        {"active", *u.active},
+        {"idle", *u.idle},
+        {"idleInTransaction", *u.idle_in_transaction},
+        {"other", *u.other},
+        {"total", *u.total},
     };
-    total = sum;
   } else {
     j["connections"] = nullptr;
   }
-
-  std::optional<int> max_conn, reserved, usable;
-  if (v.sample) {
-    max_conn = v.sample->max_connections;
-    reserved = v.sample->superuser_reserved_connections;
-  }
-  if (max_conn && reserved) usable = *max_conn - *reserved;
-  std::optional<double> utilization;
-  if (total && usable && *usable > 0) {
-    utilization = static_cast<double>(*total) / *usable;
-  }
   std::optional<double> app_utilization;
-  if (total && snap.app_pool_size && *snap.app_pool_size > 0) {
-    app_utilization = static_cast<double>(*total) / *snap.app_pool_size;
+  if (u.total && snap.app_pool_size && *snap.app_pool_size > 0) {
+    app_utilization = static_cast<double>(*u.total) / *snap.app_pool_size;
   }
-  j["maxConnections"] = OrNull(max_conn);
-  j["superuserReservedConnections"] = OrNull(reserved);
-  j["usableConnections"] = OrNull(usable);
-  j["utilization"] = OrNull(utilization);
+  j["maxConnections"] = OrNull(u.max_connections);
+  j["superuserReservedConnections"] = OrNull(u.superuser_reserved);
+  j["usableConnections"] = OrNull(u.usable);
+  j["utilization"] = OrNull(u.utilization);
   j["appPoolSize"] = OrNull(snap.app_pool_size);
   j["appPoolUtilization"] = OrNull(app_utilization);
-  j["status"] = PoolStatus(utilization);
+  j["status"] = std::string(LevelName(PoolLevel(u.utilization)));
   return j;
 }
 
@@ -296,8 +236,8 @@ Json PoolBody(const Snapshot& snap) {
     replicas.push_back(PoolServer(snap, *r));
   }
   j["replicas"] = std::move(replicas);
-  j["thresholds"] = {{"warningUtilization", kPoolWarning},
-                     {"criticalUtilization", kPoolCritical}};
+  j["thresholds"] = {{"warningUtilization", kPoolWarningUtilization},
+                     {"criticalUtilization", kPoolCriticalUtilization}};
   j["generatedAt"] = Iso8601(snap.taken_at);
   return j;
 }
@@ -312,6 +252,20 @@ void Fill(const Json& body, int status, HttpResponse* response) {
 }
 
 }  // namespace
+
+std::string Iso8601(WallTime t) {
+  using namespace std::chrono;
+  const auto secs = floor<seconds>(t);
+  const auto millis = duration_cast<milliseconds>(t - secs).count();
+  const std::time_t tt = system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", date, static_cast<int>(millis));
+  return out;
+}
 
 bool IsJsonEndpoint(std::string_view path) {
   return path == kStatusPath || path == kHealthPath || path == kLagPath ||

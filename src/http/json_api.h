@@ -4,6 +4,7 @@
 #define PGRE_HTTP_JSON_API_H_
 
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -11,6 +12,10 @@
 #include "http/api.h"
 
 namespace pgre {
+
+// "2023-11-14T22:13:20.123Z" (UTC, milliseconds), like JavaScript's
+// Date.toISOString(): every time in the JSON and on the status page.
+std::string Iso8601(WallTime t);
 
 // Returns true and fills *response when `path` is one of:
 //   /v1/system/database/replicas/status

@@ -167,6 +167,7 @@ class Loader {
     out.source = "file " + name_;
     if (root.IsNull()) return out;  // an empty file: no TLS, no auth
     YAML::Node tls_node, tls_key;
+    bool has_tls = false;
     std::map<std::string, std::string> users;
     bool ok = Keys(
         root, "",
@@ -174,6 +175,7 @@ class Loader {
         [&](const std::string& path, const YAML::Node& key,
             const YAML::Node& value) {
           if (path == "tls_server_config") {
+            has_tls = true;
             tls_node = value;
             tls_key = key;
             return value.IsMap() || Fail(key, path, "expected a mapping");
@@ -182,7 +184,9 @@ class Loader {
           return Users(key, value, &users);
         });
     if (!ok) return std::nullopt;
-    if (tls_node && !Tls(tls_key, tls_node, &out)) return std::nullopt;
+    // A default YAML::Node converts to true: only a tls_server_config key
+    // the file has sets up TLS.
+    if (has_tls && !Tls(tls_key, tls_node, &out)) return std::nullopt;
     if (!users.empty()) out.auth = std::make_shared<BasicAuth>(users);
     return out;
   }

@@ -66,6 +66,19 @@ TEST_CASE("web config: an empty file means plain HTTP, no auth", "[web]") {
   CHECK_FALSE(s->auth);
 }
 
+TEST_CASE("web config: basic auth without TLS", "[web]") {
+  TestPki pki;
+  std::string error;
+  auto s = Load(
+      "basic_auth_users:\n  prometheus: " + MakeBcryptHash("s3cret", 4) + "\n",
+      pki, &error);
+  INFO(error);
+  REQUIRE(s);
+  CHECK_FALSE(s->tls);
+  REQUIRE(s->auth);
+  CHECK_FALSE(s->auth->empty());
+}
+
 TEST_CASE("web config: every mistake names file, line and key", "[web]") {
   TestPki pki;
   pki.Issue("server");
