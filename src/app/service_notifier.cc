@@ -57,7 +57,9 @@ std::string ServiceStatus(
       in_rotation += v.routing.in_rotation ? 1 : 0;
     }
     routing_checked = routing_checked || snap->routing_active;
-    failing_over += snap->failover_active ? 1 : 0;
+    // Until its first check the model sends every read to the primary:
+    // that is start-up, not a failover.
+    failing_over += snap->routing_active && snap->failover_active ? 1 : 0;
   }
   std::string out;
   if (clusters.size() > 1) {

@@ -59,9 +59,9 @@ class ServiceNotifier {
 
 // The STATUS= line for the clusters' latest snapshots, e.g.
 // "4/4 servers up, 3 in rotation"; with several clusters prefixed by
-// "2 clusters: "; servers not polled yet, a failover to the primary and a
-// routing model not yet checked are named. One line, no secrets (counts
-// only). Pure.
+// "2 clusters: "; servers not polled yet, a routing model not yet checked
+// and (once checked) a failover to the primary are named. One line, no secrets
+// (counts only). Pure.
 std::string ServiceStatus(
     const std::vector<std::shared_ptr<const Snapshot>>& clusters);
 

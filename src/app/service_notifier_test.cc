@@ -51,6 +51,10 @@ TEST_CASE("status line: start-up, failover and several clusters", "[service]") {
         "2 clusters: 3/4 servers up, 1 in rotation, 1 failing over to the "
         "primary");
   CHECK(ServiceStatus({}) == "0/0 servers up, routing not checked yet");
+  // Before the first check every read goes to the primary: not a failover.
+  CHECK(ServiceStatus({Cluster({Server(false, false, false)},
+                               /*routing_active=*/false, /*failover=*/true)}) ==
+        "0/1 servers up, 1 not polled yet, routing not checked yet");
 }
 
 TEST_CASE("without NOTIFY_SOCKET the notifier is inactive", "[service]") {
