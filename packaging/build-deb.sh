@@ -4,9 +4,10 @@
 #   packaging/build-deb.sh [BUILD_DIR]     (default: build-deb in the repository)
 #
 # A release build with Debian's hardening flags (dpkg-buildflags), no tests,
-# then `cpack -G DEB`. JOBS (default 2) sets the build parallelism. Prints
+# the man page (help2man) and changelog, then `cpack -G DEB`. JOBS (default 2) sets the build parallelism. Prints
 # the path of the package. Needs cmake, ninja, dpkg-dev and the -dev
-# packages of scripts/install-deps.sh. See docs/packaging.md.
+# packages of scripts/install-deps.sh (help2man
+# included). See docs/packaging.md.
 set -eu
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +33,9 @@ cmake -S "$src" -B "$build" -G Ninja "$@" \
   -DCMAKE_CXX_FLAGS="$cxxflags" \
   -DCMAKE_EXE_LINKER_FLAGS="$ldflags" \
   -DCMAKE_INSTALL_PREFIX=/usr \
-  -DPGRE_BUILD_TESTS=OFF
-cmake --build "$build" -j"$jobs" --target pg_replica_exporter
+  -DPGRE_BUILD_TESTS=OFF \
+  -DPGRE_PACKAGE_DOCS_REQUIRED=ON
+# The agent, its man page (help2man) and the Debian changelog.
+cmake --build "$build" -j"$jobs" --target pg_replica_exporter pgre_package_docs
 (cd "$build" && cpack -G DEB)
 ls "$build"/pg-replica-exporter_*.deb

@@ -12,7 +12,7 @@ PACKAGES=(
   # libraries
   libpq-dev prometheus-cpp-dev libcivetweb-dev libyaml-cpp-dev libspdlog-dev
   catch2 nlohmann-json3-dev libcli11-dev
-  libevent-dev libssl-dev zlib1g-dev libcrypt-dev libclang-rt-dev
+  libevent-dev libssl-dev zlib1g-dev libcrypt-dev libclang-rt-dev libsystemd-dev
   # TLS tests: curl and openssl as clients
   openssl
   # tests and demo: PostgreSQL 15 servers, promtool/amtool, tools
@@ -24,6 +24,9 @@ PACKAGES=(
   debootstrap zstd
   # the dashboards' schema check: @grafana/schema from the npm registry
   nodejs
+  # the package: .deb tools, man page, lintian; the package tier boots a
+  # Debian 12 tree with systemd-nspawn (scripts/package-test.sh)
+  dpkg-dev help2man lintian systemd systemd-container
 )
 
 # One dpkg-query for all: "name status" lines for the known ones.

@@ -2,7 +2,7 @@
 # Builds pg_replica_exporter and runs every test tier, as CI does:
 #   1. dependencies (scripts/install-deps.sh)
 #   2. Debug build in build/ (Ninja, -j2)
-#   3. two lanes at once (2 cores; builds run niced so that tests keep
+#   3. three lanes at once (2 cores; builds run niced so that tests keep
 #      their timing):
 #      tests:  ctest by label: unit, rules, integration (real PostgreSQL
 #              clusters), e2e (the agent, Prometheus, Alertmanager),
@@ -14,6 +14,12 @@
 #              in build-asan/, the TSan build in build-tsan/, then the
 #              libFuzzer targets run for PGRE_FUZZ_SECONDS (20) each
 #              (scripts/fuzz.sh, build-fuzz/)
+#      package: the `package` step, scripts/package-test.sh: the .deb
+#              (release build in BUILD-package/deb, niced), lintian, and a
+#              Debian 12 tree (cached tarball) booted with systemd-nspawn
+#              that installs, runs, reloads, upgrades and purges it against
+#              a real cluster; artifacts (journal on failure) in
+#              BUILD-package/artifacts
 #   4. two lanes again: ASan+UBSan unit and integration tests; TSan unit
 #      tests and the [tsan] cases (pollers, routing, HTTP and reloads under
 #      load) against the TSan-built agent
@@ -21,7 +27,7 @@
 # Prints timings, and as its last line "summary: N passed, M failed" where
 # each counts build steps and ctest runs. Exits non-zero if anything failed.
 #
-#   scripts/test.sh [--no-sanitizers] [--no-deps] [--no-versions]
+#   scripts/test.sh [--no-sanitizers] [--no-deps] [--no-versions] [--no-package]
 # Environment: PGRE_BUILD_DIR (default build; sanitizer dirs get -asan and
 # -tsan appended), PGRE_ASAN_INTEGRATION=0 to run only unit tests under ASan,
 # PGRE_PG_VERSIONS (default "13 17 18"), PGRE_CACHE_DIR (chroot tarballs,
@@ -34,12 +40,14 @@ cd "$ROOT"
 sanitizers=1
 deps=1
 versions=1
+package=1
 for arg in "$@"; do
   case "$arg" in
     --no-sanitizers) sanitizers=0 ;;
     --no-deps) deps=0 ;;
     --no-versions) versions=0 ;;
-    -h | --help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-package) package=0 ;;
+    -h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -235,8 +243,15 @@ builds() {
     "$ROOT/scripts/fuzz.sh" "${PGRE_FUZZ_SECONDS:-20}"
 }
 
+# 3c. The package tier (its own release build, niced; the container is
+# mostly waiting on systemd and apt).
+package_tier() {
+  step "package" "$ROOT/scripts/package-test.sh" "$BUILD-package"
+}
+
 lane tests debug_tests
 lane builds builds
+if [[ $package -eq 1 ]]; then lane package package_tier; fi
 wait_lanes
 
 # 4. Sanitizer tests, two lanes.

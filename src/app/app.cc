@@ -1,13 +1,17 @@
 #include "app/app.h"
 
+#include <errno.h>
 #include <prometheus/gauge.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -20,6 +24,7 @@
 #include <tuple>
 
 #include "app/logging.h"
+#include "app/service_notifier.h"
 #include "cluster/cluster_state.h"
 #include "common/redact.h"
 #include "config/config.h"
@@ -178,6 +183,15 @@ class Pipeline {
     }
   }
   std::shared_ptr<const ClusterList> clusters() const { return list_; }
+  // Whether every poll loop answered since the previous call (see
+  // Engine::Heartbeat): what feeds the service manager's watchdog.
+  bool Heartbeat() { return engine_->Heartbeat(); }
+  // Every cluster's latest snapshot, in configured order.
+  std::vector<std::shared_ptr<const Snapshot>> Snapshots() const {
+    std::vector<std::shared_ptr<const Snapshot>> out;
+    for (const auto& c : clusters_) out.push_back(c->Get());
+    return out;
+  }
   // The lag state to hand to the next pipeline, by cluster name.
   Handovers Handover() const {
     Handovers out;
@@ -263,6 +277,33 @@ std::string DescribeSecurity(const WebSecurity& s) {
   return out;
 }
 
+// Waits for one of `signals` at most `timeout`; returns it, or 0 at the
+// timeout.
+int WaitForSignal(const sigset_t& signals, std::chrono::milliseconds timeout) {
+  const auto ms = std::max<std::int64_t>(0, timeout.count());
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(ms / 1000);
+  ts.tv_nsec = static_cast<long>((ms % 1000) * 1000000);
+  while (true) {
+    const int sig = sigtimedwait(&signals, nullptr, &ts);
+    if (sig > 0) return sig;
+    if (errno != EINTR) return 0;  // EAGAIN: timed out
+  }
+}
+
+// How often the main thread updates the service manager's STATUS= line and,
+// under a watchdog, checks the poll loops (four checks per interval: one
+// slow round does not miss the deadline, a wedged loop does).
+std::chrono::milliseconds ServiceTick(const ServiceNotifier& notifier) {
+  using std::chrono::milliseconds;
+  milliseconds tick(1000);
+  if (notifier.watchdog_interval().count() > 0) {
+    tick = std::min(tick, std::chrono::duration_cast<milliseconds>(
+                              notifier.watchdog_interval() / 4));
+  }
+  return std::max(tick, milliseconds(10));
+}
+
 int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
   // Signals are taken synchronously by this thread; every thread started
   // from here on inherits the blocked mask.
@@ -272,6 +313,8 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Type=notify under systemd (a no-op otherwise).
+  const ServiceNotifier notifier;
 
   std::mutex clusters_mu;
   // What the Api serves; guarded by clusters_mu.
@@ -349,14 +392,52 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
       flags.telemetry_path, DefaultLoopCount());
   pipeline->Start();
 
+  // Set after a refused reload, until the next one succeeds; leads the
+  // STATUS= line.
+  std::string reload_note;
+  const auto status_line = [&] {
+    return reload_note + ServiceStatus(pipeline->Snapshots());
+  };
+  std::string last_status = status_line();
+  // Configuration loaded, listener bound, polls started.
+  notifier.Ready(last_status);
+  const bool watchdog = notifier.watchdog_interval().count() > 0;
+  if (watchdog) {
+    spdlog::info(
+        "systemd watchdog: every {} ms, fed while the poll loops "
+        "answer",
+        notifier.watchdog_interval().count() / 1000);
+  }
+  const std::chrono::milliseconds tick = ServiceTick(notifier);
+  auto next_tick = std::chrono::steady_clock::now() + tick;
+
   while (true) {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    // Without a service manager there is nothing to tick for.
+    const std::chrono::milliseconds wait =
+        notifier.active()
+            ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                  next_tick - std::chrono::steady_clock::now())
+            : std::chrono::hours(24);
+    const int sig = WaitForSignal(signals, wait);
+    if (notifier.active() && std::chrono::steady_clock::now() >= next_tick) {
+      next_tick = std::chrono::steady_clock::now() + tick;
+      // A wedged poll loop stops the keep-alives: systemd then restarts us.
+      if (watchdog && pipeline->Heartbeat()) notifier.Watchdog();
+      std::string status = status_line();
+      if (status != last_status) {
+        notifier.Status(status);
+        last_status = std::move(status);
+      }
+    }
+    if (sig == 0) continue;
     if (sig != SIGHUP) {
       spdlog::info("received {}, shutting down",
                    sig == SIGINT ? "SIGINT" : "SIGTERM");
+      notifier.Stopping();
       break;
     }
+    notifier.Reloading();
+    std::string web_note;
     if (!flags.web_config_file.empty()) {
       std::string web_error;
       if (auto next = LoadWebConfigFile(flags.web_config_file, &web_error)) {
@@ -376,12 +457,20 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
           a.web_config_reload_ok = false;
           a.web_config_reload_error = ScrubSecrets(web_error);
         });
+        web_note = "web config reload refused (see the log); ";
       }
     }
+    // Reload done (or refused): READY=1 again, with the outcome in front.
+    const auto reloaded = [&](std::string note) {
+      reload_note = web_note + std::move(note);
+      last_status = status_line();
+      notifier.Ready(last_status);
+    };
     if (flags.config_file.empty()) {
       spdlog::info(
           "SIGHUP: the configuration comes from the environment; nothing to "
           "reload");
+      reloaded("");
       continue;
     }
     std::string reload_error;
@@ -396,6 +485,9 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
         a.config_reload_error = ScrubSecrets(reload_error);
         a.config_reload_failed_at = Clock::Real()->WallNow();
       });
+      reloaded(
+          "config reload refused (see the log), running the previous "
+          "configuration; ");
       continue;
     }
     spdlog::info("reloading the configuration: {}", DescribeClusters(*next));
@@ -418,6 +510,7 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
       a.config_reload_error.clear();
       a.config_reload_failed_at.reset();
     });
+    reloaded("");
   }
   server.reset();  // no request runs past this
   http_stats->store(nullptr);

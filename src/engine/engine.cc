@@ -18,6 +18,8 @@ Engine::Engine(const std::vector<Config>& configs,
                AsyncSessionFactory* sessions)
     : collectors_(DefaultCollectors()), clock_(clock) {
   loops = std::max(1, loops);
+  beats_ = std::make_unique<std::atomic<std::uint64_t>[]>(loops);
+  for (int i = 0; i < loops; ++i) beats_[i].store(0);
   for (int i = 0; i < loops; ++i) {
     loops_.push_back(std::make_unique<EventLoop>());
   }
@@ -57,6 +59,22 @@ void Engine::Stop() {
   // The loops are gone: nothing runs any more; closing sessions now is safe.
   drivers_.clear();
   driver_loop_.clear();
+}
+
+bool Engine::Heartbeat() {
+  bool alive = true;
+  for (std::size_t i = 0; i < loops_.size(); ++i) {
+    if (beats_[i].load(std::memory_order_acquire) != beats_posted_) {
+      alive = false;
+    }
+  }
+  const std::uint64_t beat = ++beats_posted_;
+  for (std::size_t i = 0; i < loops_.size(); ++i) {
+    std::atomic<std::uint64_t>* slot = &beats_[i];
+    loops_[i]->Post(
+        [slot, beat] { slot->store(beat, std::memory_order_release); });
+  }
+  return alive;
 }
 
 void Engine::OnCluster(int i, std::function<void(ClusterDriver*)> fn) {

@@ -4,10 +4,12 @@
 // (Resolver::kThreads). Clusters are spread over the loops (each cluster on
 // one), and their first polls over the first poll interval.
 //
-// Thread safety: Start/Stop from one thread.
+// Thread safety: Start/Stop/Heartbeat from one thread.
 #ifndef PGRE_ENGINE_ENGINE_H_
 #define PGRE_ENGINE_ENGINE_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -41,11 +43,22 @@ class Engine {
   // Stops the loops, then drops every session (connections closed).
   void Stop();
 
+  // Liveness of the loops, for a watchdog: true when every loop has run
+  // the beat posted by the previous call (the first call after Start: true),
+  // then posts a new beat to every loop. A loop wedged in a callback since
+  // the previous call makes it false. Call every fraction of the watchdog
+  // interval. REQUIRES: Start()ed.
+  bool Heartbeat();
+
   int loop_count() const { return static_cast<int>(loops_.size()); }
   // Runs `fn(driver)` on cluster i's loop thread.
   void OnCluster(int i, std::function<void(ClusterDriver*)> fn);
 
  private:
+  // Written by the loops (beats_[i]: the last beat loop i ran), read by
+  // Heartbeat(); declared before loops_ so that it outlives them.
+  std::unique_ptr<std::atomic<std::uint64_t>[]> beats_;
+  std::uint64_t beats_posted_ = 0;  // Heartbeat()'s thread only
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::unique_ptr<Resolver> resolver_;
   std::unique_ptr<AsyncSessionFactory> own_sessions_;
