@@ -39,19 +39,6 @@ ServerConfig Server(const std::string& dsn) {
 
 MonoTime In(milliseconds d) { return Clock::Real()->Now() + d; }
 
-// SIGCONTs the server when the test ends, however it ends.
-class StoppedServer {
- public:
-  StoppedServer(TestCluster& c, int server) : c_(c), server_(server) {
-    c_.SigStop(server_);
-  }
-  ~StoppedServer() { c_.SigCont(server_); }
-
- private:
-  TestCluster& c_;
-  int server_;
-};
-
 void RequireNoPassword(const std::string& text) {
   INFO(text);
   CHECK(text.find("pw-9f2c") == std::string::npos);

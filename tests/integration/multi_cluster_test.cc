@@ -26,19 +26,6 @@ using std::chrono::seconds;
 constexpr milliseconds kStep(200);
 constexpr milliseconds kFastAnswer(2000);
 
-// SIGCONTs the server when the test ends, however it ends.
-class StoppedServer {
- public:
-  StoppedServer(TestCluster& c, int server) : c_(c), server_(server) {
-    c_.SigStop(server_);
-  }
-  ~StoppedServer() { c_.SigCont(server_); }
-
- private:
-  TestCluster& c_;
-  int server_;
-};
-
 std::vector<MetricSample> FastScrape(const AgentProcess& agent) {
   HttpResponse r = agent.Get("/metrics", kFastAnswer);
   INFO("scrape: status " << r.status << " " << r.error);

@@ -183,6 +183,22 @@ class TestCluster {
   std::vector<Server> replicas_;
 };
 
+// SIGSTOPs a server of `c` for its lifetime and SIGCONTs it when it ends,
+// however the test ends.
+class StoppedServer {
+ public:
+  StoppedServer(TestCluster& c, int server) : c_(c), server_(server) {
+    c_.SigStop(server_);
+  }
+  ~StoppedServer() { c_.SigCont(server_); }
+  StoppedServer(const StoppedServer&) = delete;
+  StoppedServer& operator=(const StoppedServer&) = delete;
+
+ private:
+  TestCluster& c_;
+  int server_;
+};
+
 }  // namespace pgre::testing
 
 #endif  // PGRE_TESTS_SUPPORT_CLUSTER_H_
