@@ -62,6 +62,9 @@ ClusterState::ClusterState(const Config& config, const Clock* clock,
   building_.app_pool_size = config.app_pool_size;
   building_.lag_status = config.lag_status;
   building_.routing_config = config.routing;
+  building_.heartbeat.enabled = config.heartbeat.enabled;
+  building_.heartbeat.interval = config.heartbeat.interval;
+  building_.heartbeat.table = config.heartbeat.table;
   for (const ServerConfig& s : AllServers(config)) {
     building_.servers.push_back(MakeView(s));
   }
@@ -158,6 +161,9 @@ void ClusterState::RecordPollLocked(int server, const PollOutcome& outcome) {
     s.streaming = DecideStreaming(building_.servers, i, primary);
   }
   ComputeLagLocked(server, outcome.at);
+  if (config_.heartbeat.enabled) {
+    ComputeHeartbeatLagLocked(server, outcome.wall_at);
+  }
   if (trails_[server].Record(outcome.at, v.lag_seconds)) {
     v.lag_trail =
         std::make_shared<const LagTrailPoints>(trails_[server].Points());
@@ -308,6 +314,47 @@ void ClusterState::UpdateTopologyLocked(MonoTime) {
     }
     last_topology_log_ = log;
   }
+}
+
+void ClusterState::ComputeHeartbeatLagLocked(int server, WallTime at) {
+  ServerView& v = ViewLocked(server);
+  v.heartbeat_lag_seconds.reset();
+  v.heartbeat_seq.reset();
+  if (!v.up || !v.sample) {
+    v.heartbeat_unknown_reason = "down";
+  } else if (!v.sample->in_recovery) {
+    v.heartbeat_unknown_reason = "not in recovery";
+  } else if (!v.sample->CollectorOk("heartbeat")) {
+    v.heartbeat_unknown_reason = "the heartbeat table cannot be read";
+  } else if (!v.sample->heartbeat_written_at) {
+    v.heartbeat_unknown_reason = "no heartbeat visible yet";
+  } else {
+    v.heartbeat_unknown_reason.clear();
+    v.heartbeat_seq = v.sample->heartbeat_seq;
+    // Never negative: a heartbeat newer than the poll's answer is seen as
+    // current (the agent's clock stepped back).
+    v.heartbeat_lag_seconds =
+        std::max(0.0, ToUnixSeconds(at) - *v.sample->heartbeat_written_at);
+  }
+}
+
+void ClusterState::RecordHeartbeatWrite(int server, bool ok,
+                                        const std::string& error,
+                                        std::optional<std::int64_t> seq,
+                                        WallTime written_at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  HeartbeatView& h = building_.heartbeat;
+  ++h.writes_total;
+  h.last_target = server;
+  h.last_write_ok = ok;
+  if (ok) {
+    h.last_seq = seq;
+    h.last_written_at = written_at;
+  } else {
+    ++h.write_errors_total;
+    h.last_error = error;
+  }
+  PublishLocked();
 }
 
 void ClusterState::ComputeLagLocked(int server, MonoTime at) {

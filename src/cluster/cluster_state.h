@@ -20,6 +20,8 @@
 //  5. prunes the history down to what the servers in recovery still need:
 //     never past a server that has not reported a replay position yet, nor
 //     past one that is down (its last known position counts);
+//     With the heartbeat on, also its heartbeat lag: the poll's wall time
+//     minus the newest heartbeat it shows (servers in recovery only);
 //  6. adds the polled server's lag (or its absence) to its trail of the
 //     last minutes (cluster/lag_trail.h, for the status page);
 //  7. re-runs the health predicate (cluster/health.h) on every server and
@@ -95,6 +97,12 @@ class ClusterState {
   // of read failover.
   void HealthCheck();
 
+  // The outcome of one heartbeat write to servers[server]: on success the
+  // seq it wrote and the wall time it carried, else the error.
+  void RecordHeartbeatWrite(int server, bool ok, const std::string& error,
+                            std::optional<std::int64_t> seq,
+                            WallTime written_at);
+
   // Routes `reads` reads through the model and says which probes to run.
   SyntheticPlan PlanSynthetic(int reads);
   // The outcome of one server's probes of a round: all_ok, and the
@@ -119,6 +127,7 @@ class ClusterState {
   void RecordPollLocked(int server, const PollOutcome& outcome);
   void UpdateTopologyLocked(MonoTime at);
   void ComputeLagLocked(int server, MonoTime at);
+  void ComputeHeartbeatLagLocked(int server, WallTime at);
   void PruneLocked();
   void MaybeRestoreLocked(std::uint64_t system_identifier);
   void PublishLocked();

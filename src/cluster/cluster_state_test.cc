@@ -512,3 +512,72 @@ TEST_CASE("each server's lag of the last minutes is published as a trail",
 
 }  // namespace
 }  // namespace pgre
+
+namespace pgre {
+namespace {
+
+TEST_CASE("heartbeat lag: the agent's now minus the newest heartbeat shown",
+          "[cluster][heartbeat]") {
+  Polls p;
+  Config config = ThreeReplicas();
+  config.heartbeat.enabled = true;
+  ClusterState c(config, &p.clock);
+  const double now = ToUnixSeconds(p.clock.WallNow());
+  auto with_heartbeat = [&](PollOutcome o, std::optional<double> at) {
+    o.sample.collector_success["heartbeat"] = true;
+    o.sample.heartbeat_written_at = at;
+    if (at) o.sample.heartbeat_seq = 7;
+    return o;
+  };
+  c.RecordPoll(0, with_heartbeat(p.Primary(100), now));
+  c.RecordPoll(1, with_heartbeat(p.Replica(100), now - 0.25));
+  CHECK(View(c, 1).heartbeat_lag_seconds == Approx(0.25));
+  CHECK(View(c, 1).heartbeat_seq == 7);
+  CHECK_FALSE(View(c, 0).heartbeat_lag_seconds);  // the primary: none
+  CHECK(View(c, 0).heartbeat_unknown_reason == "not in recovery");
+
+  // It grows with the wall time while the replica shows the same one (a
+  // replica paused, or the writes failing), independent of WAL positions.
+  p.clock.Advance(seconds(12));
+  c.RecordPoll(1, with_heartbeat(p.Replica(100), now - 0.25));
+  CHECK(View(c, 1).heartbeat_lag_seconds == Approx(12.25));
+
+  // Never negative; unknown with a reason when nothing is shown.
+  c.RecordPoll(2, with_heartbeat(p.Replica(100), now + 60));
+  CHECK(View(c, 2).heartbeat_lag_seconds == 0.0);
+  c.RecordPoll(3, with_heartbeat(p.Replica(100), std::nullopt));
+  CHECK_FALSE(View(c, 3).heartbeat_lag_seconds);
+  CHECK(View(c, 3).heartbeat_unknown_reason == "no heartbeat visible yet");
+  PollOutcome unreadable = with_heartbeat(p.Replica(100), now);
+  unreadable.sample.collector_success["heartbeat"] = false;
+  c.RecordPoll(3, unreadable);
+  CHECK(View(c, 3).heartbeat_unknown_reason ==
+        "the heartbeat table cannot be read");
+  CHECK(View(c, 3).lag_seconds);  // the WAL-position lag is unaffected
+  c.RecordPoll(1, p.Failed());
+  CHECK_FALSE(View(c, 1).heartbeat_lag_seconds);
+  CHECK(View(c, 1).heartbeat_unknown_reason == "down");
+}
+
+TEST_CASE("heartbeat writes are counted and their errors kept",
+          "[cluster][heartbeat]") {
+  Polls p;
+  Config config = ThreeReplicas();
+  config.heartbeat.enabled = true;
+  ClusterState c(config, &p.clock);
+  CHECK(c.Get()->heartbeat.enabled);
+  CHECK(c.Get()->heartbeat.writes_total == 0);
+  c.RecordHeartbeatWrite(0, true, "", 5, p.clock.WallNow());
+  c.RecordHeartbeatWrite(0, false, "permission denied for table hb", {},
+                         p.clock.WallNow());
+  const HeartbeatView h = c.Get()->heartbeat;
+  CHECK(h.writes_total == 2);
+  CHECK(h.write_errors_total == 1);
+  CHECK_FALSE(h.last_write_ok);
+  CHECK(h.last_error == "permission denied for table hb");
+  CHECK(h.last_seq == 5);
+  CHECK(h.last_target == 0);
+}
+
+}  // namespace
+}  // namespace pgre

@@ -85,6 +85,14 @@ struct ServerView {
   // else from its upstream's pg_stat_replication; unset when neither tells
   // (or it is not in recovery).
   std::optional<bool> streaming;
+  // With the heartbeat on (Snapshot::heartbeat.enabled), a server in
+  // recovery: the agent's wall-clock time at the poll minus the newest
+  // heartbeat the server shows (write-to-read visibility on one clock).
+  // Unset while not up, not in recovery, or no heartbeat is visible
+  // (heartbeat_unknown_reason says why).
+  std::optional<double> heartbeat_lag_seconds;
+  std::optional<std::int64_t> heartbeat_seq;  // the newest visible
+  std::string heartbeat_unknown_reason;
   // lag_seconds over the last minutes (cluster/lag_trail.h), oldest first;
   // shared by the snapshots between two changes of it. Null before the
   // first poll.
@@ -111,6 +119,20 @@ struct TopologyView {
   bool stale_reads = false;
 };
 
+// The heartbeat writer's state (heartbeat.enabled only).
+struct HeartbeatView {
+  bool enabled = false;
+  Duration interval{};
+  std::string table;
+  std::uint64_t writes_total = 0;        // attempts finished
+  std::uint64_t write_errors_total = 0;  // of which failed
+  bool last_write_ok = false;
+  std::string last_error;  // of the last failed attempt, scrubbed
+  int last_target = -1;    // server index written to last
+  std::optional<std::int64_t> last_seq;
+  std::optional<WallTime> last_written_at;  // of the last successful write
+};
+
 struct Snapshot {
   std::string cluster;
   bool replicas_enabled = true;
@@ -121,6 +143,7 @@ struct Snapshot {
   // [0] the configured primary, then the replicas in configured order.
   std::vector<ServerView> servers;
   TopologyView topology;
+  HeartbeatView heartbeat;
   bool routing_active = false;  // the routing loop has checked once
   // Reads go to the primary because no server is in rotation.
   bool failover_active = false;

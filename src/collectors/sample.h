@@ -85,6 +85,11 @@ struct ServerSample {
   // Collector "activity": client backends by state (the agent's own
   // connection excluded). Keys are pg_stat_activity.state values.
   std::map<std::string, std::int64_t> connections_by_state;
+  // Collector "heartbeat" (heartbeat.enabled only): the newest heartbeat
+  // the server shows, written_at in unix seconds of the agent's clock;
+  // nullopt when the table has no row (or the collector did not run).
+  std::optional<double> heartbeat_written_at;
+  std::optional<std::int64_t> heartbeat_seq;
 
   // Per collector name: whether it succeeded in this poll. Fields of a
   // collector that failed keep their defaults.

@@ -1,6 +1,7 @@
 // The YAML config file loader.
 #include "config/config.h"
 
+#include <cctype>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -40,6 +41,29 @@ std::string_view Describe(const YAML::Node& node) {
 
 // Registers the secrets of every `dsn:` value in the tree before anything
 // else, so that no later error message can show one.
+// `name` or `schema.name`, each an unquoted SQL identifier.
+bool ValidHeartbeatTable(const std::string& table) {
+  int parts = 0;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = table.find('.', start);
+    const std::string part = table.substr(start, dot - start);
+    if (part.empty() || part.size() > 63 ||
+        !(std::isalpha(static_cast<unsigned char>(part[0])) || part[0] == '_')) {
+      return false;
+    }
+    for (char c : part) {
+      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) {
+        return false;
+      }
+    }
+    ++parts;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return parts <= 2;
+}
+
 void RegisterTreeSecrets(const YAML::Node& node) {
   if (node.IsMap()) {
     for (const auto& kv : node) {
@@ -210,6 +234,15 @@ class YamlLoader {
                       FormatDuration(config->lag_status.critical) + " < " +
                       FormatDuration(config->lag_status.warning) + ")");
     }
+    if (!ValidHeartbeatTable(config->heartbeat.table)) {
+      return Fail(KeyLine("heartbeat.table"), "heartbeat.table",
+                  "expected name or schema.name (letters, digits, _), got \"" +
+                      config->heartbeat.table + "\"");
+    }
+    if (config->routing.check_heartbeat && !config->heartbeat.enabled) {
+      return Fail(KeyLine("routing.check_heartbeat"), "routing.check_heartbeat",
+                  "requires heartbeat.enabled: true");
+    }
     std::string key, problem;
     if (!CheckServers(*config, &key, &problem)) {
       return Fail(lines_.count(key) ? lines_[key] : 1, key, problem);
@@ -237,6 +270,11 @@ class YamlLoader {
       }
     }
     return true;
+  }
+
+  // The line a key was set on (1 when it was not).
+  int KeyLine(const std::string& key) {
+    return lines_.count(key) ? lines_[key] : 1;
   }
 
   bool Fail(int line, std::string_view key, std::string_view what) {
@@ -360,6 +398,19 @@ class YamlLoader {
                       "expected primary or none, got \"" + text + "\"");
         }
         *def.fallback_field(*config) = *f;
+        return true;
+      }
+      case KeyType::kBool: {
+        if (!Scalar(key_node, value, path, "true or false", &text)) {
+          return false;
+        }
+        if (text == "true") {
+          *def.bool_field(*config) = true;
+        } else if (text == "false") {
+          *def.bool_field(*config) = false;
+        } else {
+          return Fail(line, path, "expected true or false, got \"" + text + "\"");
+        }
         return true;
       }
       case KeyType::kServer:

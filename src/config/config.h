@@ -66,6 +66,19 @@ struct RoutingConfig {
   Duration synthetic_check_interval = std::chrono::seconds(10);
   int synthetic_reads = 3;
   std::string probe_query = "SELECT 1";
+  // Synthetic reads on servers in recovery also check that the newest
+  // heartbeat they see is no older than max_lag (heartbeat.enabled only).
+  bool check_heartbeat = false;
+};
+
+// The heartbeat (off by default): the agent's wall-clock time and a
+// sequence number written into a one-row table on the primary every
+// `interval`, read back on every server at each poll.
+struct HeartbeatConfig {
+  bool enabled = false;
+  Duration interval = std::chrono::seconds(1);
+  // `name` or `schema.name`, each [A-Za-z_][A-Za-z0-9_]* (validated).
+  std::string table = "pg_replica_exporter_heartbeat";
 };
 
 // Thresholds of the /replicas/lag status field (defaults: thresholds.toml).
@@ -94,6 +107,7 @@ struct Config {
   RoutingConfig routing;
   LagStatusConfig lag_status;
   LagHistoryConfig lag_history;
+  HeartbeatConfig heartbeat;
   // Where it came from, for logs: "file /etc/x.yml" or "environment".
   std::string source;
 };

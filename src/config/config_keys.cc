@@ -134,6 +134,41 @@ constexpr KeyDef kKeys[] = {
      .reloadable = true,
      .doc = "The statement a synthetic read runs.",
      .string_field = [](Config& c) { return &c.routing.probe_query; }},
+    {.path = "routing.check_heartbeat",
+     .type = KeyType::kBool,
+     .default_text = "false",
+     .reloadable = true,
+     .doc = "With the heartbeat on: a synthetic read on a server in "
+            "recovery also reads the heartbeat row and fails when the "
+            "newest heartbeat it sees is older than `routing.max_lag` (a "
+            "read-your-writes check). Requires `heartbeat.enabled`.",
+     .bool_field = [](Config& c) { return &c.routing.check_heartbeat; }},
+    {.path = "heartbeat.enabled",
+     .type = KeyType::kBool,
+     .default_text = "false",
+     .reloadable = true,
+     .doc = "Write the agent's wall-clock time and a sequence number into "
+            "a one-row table on the primary every `heartbeat.interval`, and "
+            "read it back on every replica at each poll: "
+            "`pg_replica_heartbeat_lag_seconds`. Needs a role that may "
+            "write that table (see the README's Heartbeat section); an idle "
+            "primary then writes a little WAL (about 40 MB a day at 1s).",
+     .bool_field = [](Config& c) { return &c.heartbeat.enabled; }},
+    {.path = "heartbeat.interval",
+     .type = KeyType::kDuration,
+     .default_text = "1s",
+     .reloadable = true,
+     .doc = "How often the heartbeat is written (its resolution: the "
+            "heartbeat lag of a replica that is fully caught up reads "
+            "between 0 and this).",
+     .duration_field = [](Config& c) { return &c.heartbeat.interval; }},
+    {.path = "heartbeat.table",
+     .type = KeyType::kString,
+     .default_text = "pg_replica_exporter_heartbeat",
+     .reloadable = true,
+     .doc = "The heartbeat table, `name` or `schema.name` (letters, digits "
+            "and `_`). Created on the primary when absent, if the role may.",
+     .string_field = [](Config& c) { return &c.heartbeat.table; }},
     {.path = "lag_status.warning",
      .type = KeyType::kDuration,
      .default_text = thresholds::kLagTargetText,
@@ -340,6 +375,8 @@ std::string_view KeyTypeName(KeyType type) {
       return "bytes";
     case KeyType::kEnum:
       return "enum";
+    case KeyType::kBool:
+      return "boolean";
     case KeyType::kServer:
       return "server";
     case KeyType::kServerList:

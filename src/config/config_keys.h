@@ -24,6 +24,7 @@ enum class KeyType {
   kInt,          // decimal integer >= min_int
   kBytes,        // non-negative byte count, optional unit (kB, MB, GB, TB)
   kEnum,         // one of kFallbackNames
+  kBool,         // true or false
   kServer,       // a mapping of server keys (kServerKeys)
   kServerList,   // a list of such mappings
   kClusterList,  // a list of clusters (the multi-cluster form)
@@ -50,6 +51,7 @@ struct KeyDef {
   std::size_t* (*size_field)(Config&) = nullptr;  // kInt alternative
   std::uint64_t* (*bytes_field)(Config&) = nullptr;
   Fallback* (*fallback_field)(Config&) = nullptr;
+  bool* (*bool_field)(Config&) = nullptr;
 };
 
 // One key of a server mapping (primary, or an entry of replicas).

@@ -141,6 +141,26 @@ lag_status:
   CHECK(ScrubSecrets("s3 cr'et|pwd!|pwd%21") == "xxxxx|xxxxx|xxxxx");
 }
 
+TEST_CASE("The heartbeat keys", "[config]") {
+  std::string error;
+  auto off = Load(kMin, &error);
+  REQUIRE(off);
+  CHECK_FALSE(off->heartbeat.enabled);
+  CHECK(off->heartbeat.interval == seconds(1));
+  CHECK(off->heartbeat.table == "pg_replica_exporter_heartbeat");
+  CHECK_FALSE(off->routing.check_heartbeat);
+  auto on = Load(kMin +
+                     "heartbeat:\n  enabled: true\n  interval: 250ms\n"
+                     "  table: monitoring.hb_1\nrouting:\n"
+                     "  check_heartbeat: true\n",
+                 &error);
+  REQUIRE(on);
+  CHECK(on->heartbeat.enabled);
+  CHECK(on->heartbeat.interval == milliseconds(250));
+  CHECK(on->heartbeat.table == "monitoring.hb_1");
+  CHECK(on->routing.check_heartbeat);
+}
+
 TEST_CASE("Endpoints come from the DSN", "[config]") {
   struct Case {
     std::string dsn;
@@ -207,6 +227,15 @@ TEST_CASE("Bad configs fail with FILE:LINE: KEY: and no password", "[config]") {
        "t.yml:4: poll_interval: duplicate key"},
       {kMin + "replicas:\n  - name: r1\n    dsn: host=db2\n    name: r2\n",
        "t.yml:6: replicas[0].name: duplicate key"},
+      // The heartbeat.
+      {kMin + "heartbeat:\n  enabled: yes\n",
+       "t.yml:4: heartbeat.enabled: expected true or false, got \"yes\""},
+      {kMin + "heartbeat:\n  enabled: true\n  table: \"hb; DROP TABLE x\"\n",
+       "t.yml:5: heartbeat.table: expected name or schema.name"},
+      {kMin + "heartbeat:\n  table: a.b.c\n",
+       "t.yml:4: heartbeat.table: expected name or schema.name"},
+      {kMin + "routing:\n  check_heartbeat: true\n",
+       "t.yml:4: routing.check_heartbeat: requires heartbeat.enabled: true"},
       // Wrong types.
       {kMin + "poll_interval: [1s]\n",
        "t.yml:3: poll_interval: expected a duration like 5s, got a list"},

@@ -44,6 +44,8 @@ std::string ActualDefault(const KeyDef& key) {
       return std::to_string(*key.bytes_field(config));
     case KeyType::kEnum:
       return std::string(FallbackName(*key.fallback_field(config)));
+    case KeyType::kBool:
+      return *key.bool_field(config) ? "true" : "false";
     case KeyType::kServer:
       return "(required)";
     case KeyType::kServerList:

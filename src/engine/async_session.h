@@ -41,6 +41,12 @@ class AsyncSession {
   virtual void RunBatch(std::vector<std::string> queries, MonoTime deadline,
                         BatchDone done) = 0;
 
+  // As RunBatch, but every query runs as an unnamed statement, never
+  // prepared: for statements whose text changes each time (the heartbeat's
+  // write carries the agent's clock).
+  virtual void RunUnprepared(std::vector<std::string> queries,
+                             MonoTime deadline, BatchDone done) = 0;
+
   virtual bool IsConnected() const = 0;
   virtual bool Busy() const = 0;  // an operation is in flight
   // server_version_num while connected, else 0.

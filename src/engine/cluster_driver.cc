@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
+
+#include "collectors/heartbeat.h"
 
 namespace pgre {
 
@@ -17,11 +20,17 @@ ClusterDriver::ClusterDriver(
       clock_(clock),
       health_timer_(loop, [this](Watch::Ready) { HealthTick(); }),
       synthetic_timer_(loop, [this](Watch::Ready) { SyntheticTick(); }),
+      heartbeat_timer_(loop, [this](Watch::Ready) { HeartbeatTick(); }),
       on_change_(std::move(on_change)),
       change_timer_(loop, [this](Watch::Ready) {
         last_change_call_ = clock_->Now();
         on_change_(*cluster_, config_.poll_interval);
       }) {
+  if (config.heartbeat.enabled) {
+    own_collectors_ = DefaultCollectors();
+    own_collectors_.push_back(NewHeartbeatCollector(config.heartbeat.table));
+    collectors = &own_collectors_;
+  }
   std::vector<ServerConfig> servers = {config.primary};
   servers.insert(servers.end(), config.replicas.begin(), config.replicas.end());
   for (std::size_t i = 0; i < servers.size(); ++i) {
@@ -42,6 +51,10 @@ void ClusterDriver::Start(MonoTime first, bool routing) {
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     workers_[i]->Start(now + step * i);
   }
+  if (config_.heartbeat.enabled) {
+    next_heartbeat_ = now + config_.poll_interval / 2;
+    heartbeat_timer_.Arm(-1, false, false, next_heartbeat_);
+  }
   if (!routing) return;
   first_check_deadline_ = now + config_.connect_timeout +
                           config_.query_timeout + config_.poll_interval;
@@ -53,6 +66,73 @@ void ClusterDriver::Changed() {
   const MonoTime at = std::max(clock_->Now() + config_.poll_interval / 4,
                                last_change_call_ + config_.poll_interval);
   change_timer_.Arm(-1, false, false, at);
+}
+
+void ClusterDriver::HeartbeatTick() {
+  next_heartbeat_ += config_.heartbeat.interval;
+  if (next_heartbeat_ < clock_->Now()) next_heartbeat_ = clock_->Now();
+  heartbeat_timer_.Arm(-1, false, false, next_heartbeat_);
+  HeartbeatNow();
+}
+
+void ClusterDriver::HeartbeatNow() {
+  // A slow primary: one write at a time.
+  if (!config_.heartbeat.enabled || heartbeat_running_) return;
+  const auto snap = cluster_->Get();
+  const int p = snap->topology.primary;
+  if (snap->topology.state != TopologyState::kSinglePrimary ||
+      !snap->topology.primary_observed || p < 0 ||
+      p >= static_cast<int>(workers_.size()) || !snap->servers[p].up) {
+    return;  // nowhere to write: the replicas' heartbeat lag grows
+  }
+  WriteHeartbeat(p, false);
+}
+
+void ClusterDriver::WriteHeartbeat(int server, bool create) {
+  const std::string& table = config_.heartbeat.table;
+  const WallTime wall = clock_->WallNow();
+  std::vector<std::string> statements = {"SET synchronous_commit TO local"};
+  if (create) statements.push_back(HeartbeatCreateSql(table));
+  statements.push_back(HeartbeatWriteSql(table, wall));
+  heartbeat_running_ = true;
+  workers_[server]->QueueStatements(
+      std::move(statements),
+      [this, server, create, wall, table](Status s, std::vector<QueryResult> r) {
+        heartbeat_running_ = false;
+        std::string error;
+        std::optional<std::int64_t> seq;
+        const std::size_t want = create ? 3 : 2;
+        if (!s.ok()) {
+          error = s.message();
+        } else if (r.size() != want) {
+          error = "wrong number of results";
+        } else if (!r.back().ok) {
+          if (!create && IsUndefinedTable(r.back().error)) {
+            return WriteHeartbeat(server, true);
+          }
+          error = create && !r[1].ok
+                      ? "the table " + table +
+                            " is missing and cannot be created: " + r[1].error
+                      : r.back().error;
+        } else if (r.back().rows.size() == 1 && !r.back().rows[0].empty() &&
+                   r.back().rows[0][0]) {
+          seq = std::strtoll(r.back().rows[0][0]->c_str(), nullptr, 10);
+        }
+        if (error != heartbeat_error_) {
+          if (error.empty()) {
+            spdlog::info("cluster {}: heartbeat written again on {}",
+                         config_.cluster, workers_[server]->server().name);
+          } else {
+            spdlog::warn("cluster {}: heartbeat write on {} failed: {}",
+                         config_.cluster, workers_[server]->server().name,
+                         error);
+          }
+          heartbeat_error_ = error;
+        }
+        cluster_->RecordHeartbeatWrite(server, error.empty(), error, seq,
+                                       wall);
+        Changed();
+      });
 }
 
 void ClusterDriver::AwaitFirstCheck() {

@@ -11,6 +11,16 @@
 //    on each chosen server (on that server's worker), records the results.
 //    Servers out of rotation get one read per round too, so they can
 //    return.
+// With heartbeat.enabled, every heartbeat.interval a heartbeat is written
+// (collectors/heartbeat.h) on the worker of the observed primary (one
+// server out of recovery, up; none is written during split brain or while
+// no primary is reachable), with synchronous_commit=local so that a
+// synchronous standby that is down does not hold it; a missing table is
+// created once, then written; each outcome goes to
+// ClusterState::RecordHeartbeatWrite. Every server's poll then reads the
+// row back (the "heartbeat" collector, added to this cluster's
+// collectors).
+//
 // After the cluster changed (a poll landed, a check, a round), `on_change`
 // (when set) runs on the loop, coalesced: a quarter of the poll interval
 // after the change (so that one poll round is one call), and at most once
@@ -54,19 +64,33 @@ class ClusterDriver {
   // target and result, in order.
   void SyntheticRound(int reads, RoundDone done);
 
+  // One heartbeat write now, as the heartbeat.interval timer does (nothing
+  // when the heartbeat is off, no primary is observed, or a write is in
+  // flight).
+  void HeartbeatNow();
+
  private:
   void AwaitFirstCheck();
   void HealthTick();
   void SyntheticTick();
   void Changed();
+  void HeartbeatTick();
+  void WriteHeartbeat(int server, bool create);
 
   const Config config_;
   std::shared_ptr<ClusterState> cluster_;
   EventLoop* loop_;
   const Clock* clock_;
+  // This cluster's collectors, when they differ from the shared ones (the
+  // heartbeat's table is per cluster).
+  std::vector<std::unique_ptr<Collector>> own_collectors_;
   std::vector<std::unique_ptr<ServerWorker>> workers_;  // by server index
+  MonoTime next_heartbeat_{};
+  bool heartbeat_running_ = false;
+  std::string heartbeat_error_;  // the last one logged
   Watch health_timer_;
   Watch synthetic_timer_;
+  Watch heartbeat_timer_;
   ChangeHook on_change_;
   Watch change_timer_;
   MonoTime last_change_call_{};

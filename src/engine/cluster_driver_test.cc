@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "collectors/heartbeat.h"
 #include "engine/fake_async_session.h"
 #include "engine/route_check.h"
 
@@ -217,6 +218,122 @@ TEST_CASE("route-check report: shares, errors, starvation", "[route_check]") {
   REQUIRE(report.starved.size() == 1);
   CHECK(report.starved[0] == "replica3");
   CHECK_FALSE(report.ok());
+}
+
+}  // namespace
+}  // namespace pgre
+
+namespace pgre {
+namespace {
+
+QueryResult Ok() {
+  QueryResult r;
+  r.ok = true;
+  return r;
+}
+QueryResult Seq(int seq) {
+  QueryResult r;
+  r.ok = true;
+  r.columns = {"seq"};
+  r.rows = {{std::to_string(seq)}};
+  return r;
+}
+QueryResult Error(const std::string& e) {
+  QueryResult r;
+  r.error = e;
+  return r;
+}
+
+struct HeartbeatFixture {
+  HeartbeatFixture()
+      : config(WithHeartbeat()),
+        cluster(std::make_shared<ClusterState>(config, &clock)),
+        collectors(DefaultCollectors()),
+        driver(config, cluster, &loop, &sessions, &collectors, &clock) {
+    primary = sessions.Server("primary");
+    primary->Answer("SET synchronous_commit TO local", Ok());
+    cluster->RecordPoll(0, Healthy(clock, true));
+    for (int i = 1; i <= 3; ++i) cluster->RecordPoll(i, Healthy(clock, false));
+  }
+  static Config WithHeartbeat() {
+    Config c = ThreeReplicas();
+    c.heartbeat.enabled = true;
+    c.heartbeat.table = "hb";
+    return c;
+  }
+  HeartbeatView Write() {
+    driver.HeartbeatNow();
+    loop.RunPending();
+    return cluster->Get()->heartbeat;
+  }
+
+  Config config;
+  FakeClock clock;
+  FakeAsyncSessionFactory sessions;
+  EventLoop loop;
+  std::shared_ptr<ClusterState> cluster;
+  std::vector<std::unique_ptr<Collector>> collectors;
+  ClusterDriver driver;
+  std::shared_ptr<FakeAsyncServer> primary;
+};
+
+TEST_CASE("the heartbeat is written on the observed primary, unprepared",
+          "[cluster_driver][heartbeat]") {
+  HeartbeatFixture f;
+  f.primary->AnswerPrefix("INSERT INTO \"hb\"", Seq(3));
+  const HeartbeatView h = f.Write();
+  CHECK(h.writes_total == 1);
+  CHECK(h.last_write_ok);
+  CHECK(h.last_seq == 3);
+  CHECK(h.last_target == 0);
+  REQUIRE(f.primary->batch_log.size() == 1);
+  CHECK(f.primary->unprepared_batches == 1);
+  const auto& batch = f.primary->batch_log[0];
+  REQUIRE(batch.size() == 2);
+  CHECK(batch[0] == "SET synchronous_commit TO local");
+  CHECK(batch[1] == HeartbeatWriteSql("hb", f.clock.WallNow()));
+  // No replica is written to.
+  CHECK(f.sessions.Server("replica1")->batch_log.empty());
+}
+
+TEST_CASE("a missing heartbeat table is created once, then written",
+          "[cluster_driver][heartbeat]") {
+  HeartbeatFixture f;
+  f.primary->AnswerPrefix(
+      "INSERT INTO \"hb\"",
+      Error("relation \"hb\" does not exist (SQLSTATE 42P01)"));
+  f.primary->Answer(HeartbeatCreateSql("hb"),
+                    Error("permission denied for schema public (SQLSTATE "
+                          "42501)"));
+  HeartbeatView h = f.Write();
+  REQUIRE(f.primary->batch_log.size() == 2);
+  CHECK(f.primary->batch_log[1][1] == HeartbeatCreateSql("hb"));
+  CHECK(h.writes_total == 1);
+  CHECK(h.write_errors_total == 1);
+  CHECK(h.last_error ==
+        "the table hb is missing and cannot be created: permission denied "
+        "for schema public (SQLSTATE 42501)");
+  // With the right to create it.
+  f.primary->Answer(HeartbeatCreateSql("hb"), Ok());
+  f.primary->prefix_answers.clear();
+  f.primary->AnswerPrefix("INSERT INTO \"hb\"", Seq(1));
+  // The fake answers the lone write with 42P01 no more: it exists now.
+  h = f.Write();
+  CHECK(h.last_write_ok);
+  CHECK(h.last_seq == 1);
+}
+
+TEST_CASE("no heartbeat is written while no primary is up",
+          "[cluster_driver][heartbeat]") {
+  HeartbeatFixture f;
+  PollOutcome down;
+  down.error = "connect: connection refused";
+  down.at = f.clock.Now();
+  down.wall_at = f.clock.WallNow();
+  f.cluster->RecordPoll(0, down);
+  const HeartbeatView h = f.Write();
+  CHECK(h.writes_total == 0);
+  CHECK(f.primary->batch_log.empty());
 }
 
 }  // namespace

@@ -49,7 +49,7 @@ void CollectorPlan::ForVersion(int version) {
 }
 
 void CollectorPlan::Fill(const std::vector<QueryResult>& results,
-                         PollOutcome* out) const {
+                         PollOutcome* out) {
   if (results.size() != queries_.size()) {
     out->ok = false;
     out->error = "query: wrong number of results";
@@ -63,19 +63,24 @@ void CollectorPlan::Fill(const std::vector<QueryResult>& results,
   for (std::size_t k = 0; k < active_.size(); ++k) {
     const Collector& c = *(*collectors_)[active_[k]];
     const QueryResult& result = results[k];
-    bool ok = result.ok;
-    if (ok) {
+    std::string error =
+        result.ok ? ""
+                  : (result.error.empty() ? "query failed" : result.error);
+    if (result.ok) {
       Status parsed = c.Parse(result, &out->sample);
-      if (!parsed.ok()) {
-        ok = false;
-        spdlog::warn("collector {} on {}: {}", c.Name(), server_name_,
-                     parsed.message());
-      }
-    } else {
-      spdlog::warn("collector {} on {}: {}", c.Name(), server_name_,
-                   result.error);
+      if (!parsed.ok()) error = parsed.message();
     }
-    out->sample.collector_success[std::string(c.Name())] = ok;
+    const std::string name(c.Name());
+    // Logged once per change of error, not once per poll.
+    auto it = errors_.find(name);
+    if (!error.empty() && (it == errors_.end() || it->second != error)) {
+      spdlog::warn("collector {} on {}: {}", name, server_name_, error);
+      errors_[name] = error;
+    } else if (error.empty() && it != errors_.end()) {
+      spdlog::info("collector {} on {} works again", name, server_name_);
+      errors_.erase(it);
+    }
+    out->sample.collector_success[name] = error.empty();
   }
   // Without the "server" collector nothing about the server is known.
   if (!out->sample.collector_success["server"]) {

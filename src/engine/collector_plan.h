@@ -5,13 +5,15 @@
 //    kMinServerVersion is logged once per version change, so is one newer
 //    than tested.
 //  - Fill: parses each result into the sample; a failing collector only
-//    clears its own collector_success entry (and is logged); without the
+//    clears its own collector_success entry (and is logged, once per change
+//    of its error, and once when it works again); without the
 //    "server" collector the poll fails.
 //
 // Thread safety: one thread at a time.
 #ifndef PGRE_ENGINE_COLLECTOR_PLAN_H_
 #define PGRE_ENGINE_COLLECTOR_PLAN_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,7 +37,7 @@ class CollectorPlan {
 
   // The outcome of a batch that returned `results` (one per query).
   // *out's ok, error and sample are set; its times are the caller's.
-  void Fill(const std::vector<QueryResult>& results, PollOutcome* out) const;
+  void Fill(const std::vector<QueryResult>& results, PollOutcome* out);
 
  private:
   std::string server_name_;
@@ -43,6 +45,7 @@ class CollectorPlan {
   std::vector<std::size_t> active_;   // indexes into *collectors_
   std::vector<std::string> queries_;  // of the active collectors
   int version_ = -1;                  // of the last ForVersion
+  std::map<std::string, std::string> errors_;  // failing collector -> error
 };
 
 // Reconnect backoff: the first retry waits `initial`, each failure doubles

@@ -30,12 +30,18 @@ struct FakeAsyncServer {
   std::map<std::string, QueryResult> answers;
   int connects = 0;
   int batches = 0;
+  int unprepared_batches = 0;  // of which RunUnprepared
   std::vector<std::vector<std::string>> batch_log;  // every batch's queries
   Duration statement_timeout{};                     // of the last session
 
   void Answer(const std::string& query, QueryResult result) {
     answers[query] = std::move(result);
   }
+  // Answers every query that starts with `prefix` (after exact answers).
+  void AnswerPrefix(const std::string& prefix, QueryResult result) {
+    prefix_answers.emplace_back(prefix, std::move(result));
+  }
+  std::vector<std::pair<std::string, QueryResult>> prefix_answers;
 };
 
 class FakeAsyncSession : public AsyncSession {
@@ -71,8 +77,14 @@ class FakeAsyncSession : public AsyncSession {
     std::vector<QueryResult> results;
     for (const std::string& q : queries) {
       auto it = server_->answers.find(q);
+      const QueryResult* prefixed = nullptr;
+      for (const auto& [prefix, r] : server_->prefix_answers) {
+        if (q.rfind(prefix, 0) == 0) prefixed = &r;
+      }
       if (it != server_->answers.end()) {
         results.push_back(it->second);
+      } else if (prefixed != nullptr) {
+        results.push_back(*prefixed);
       } else {
         QueryResult r;
         r.error = "no answer scripted";
@@ -83,6 +95,11 @@ class FakeAsyncSession : public AsyncSession {
       busy_ = false;
       done(Status::Ok(), results);
     });
+  }
+  void RunUnprepared(std::vector<std::string> queries, MonoTime deadline,
+                     BatchDone done) override {
+    ++server_->unprepared_batches;
+    RunBatch(std::move(queries), deadline, std::move(done));
   }
   bool IsConnected() const override { return connected_; }
   bool Busy() const override { return busy_; }

@@ -219,6 +219,16 @@ void LibpqAsyncSession::StepConnect() {
 
 void LibpqAsyncSession::RunBatch(std::vector<std::string> queries,
                                  MonoTime deadline, BatchDone done) {
+  Run(std::move(queries), deadline, std::move(done), true);
+}
+
+void LibpqAsyncSession::RunUnprepared(std::vector<std::string> queries,
+                                      MonoTime deadline, BatchDone done) {
+  Run(std::move(queries), deadline, std::move(done), false);
+}
+
+void LibpqAsyncSession::Run(std::vector<std::string> queries,
+                            MonoTime deadline, BatchDone done, bool prepare) {
   if (!IsConnected() || Busy()) {
     loop_->Post([g = generation_, mine = *generation_, done = std::move(done)] {
       if (*g == mine) done(Status::Error("not connected"), {});
@@ -237,12 +247,14 @@ void LibpqAsyncSession::RunBatch(std::vector<std::string> queries,
   }
   state_ = State::kFlushing;
   std::vector<bool> preparing;
-  if (!libpq_internal::SendPipeline(conn_, queries, &prepared_, &preparing)) {
+  if (!libpq_internal::SendPipeline(conn_, queries,
+                                    prepare ? &prepared_ : nullptr,
+                                    prepare ? &preparing : nullptr)) {
     return FailWithLibpq("cannot send queries");
   }
   results_ = std::make_unique<libpq_internal::PipelineResults>(
       queries.size(), std::move(preparing));
-  batch_queries_ = std::move(queries);
+  if (prepare) batch_queries_ = std::move(queries);
   StepFlush();
 }
 

@@ -39,6 +39,8 @@ class LibpqAsyncSession : public AsyncSession {
   void Connect(MonoTime deadline, ConnectDone done) override;
   void RunBatch(std::vector<std::string> queries, MonoTime deadline,
                 BatchDone done) override;
+  void RunUnprepared(std::vector<std::string> queries, MonoTime deadline,
+                     BatchDone done) override;
   bool IsConnected() const override;
   bool Busy() const override { return state_ != State::kIdle; }
   int ServerVersion() const override;
@@ -57,6 +59,8 @@ class LibpqAsyncSession : public AsyncSession {
   void OnReady(Watch::Ready ready);
   void StepConnect();
   void StartBatch(std::vector<std::string> queries);
+  void Run(std::vector<std::string> queries, MonoTime deadline,
+           BatchDone done, bool prepare);
   void StepFlush();
   void StepRead();
   // Ends the operation in flight with an error (connection closed).

@@ -3,6 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "collectors/heartbeat.h"
 
 namespace pgre {
 
@@ -16,6 +20,9 @@ ServerWorker::ServerWorker(
       connect_timeout_(config.connect_timeout),
       query_timeout_(config.query_timeout),
       probe_query_({config.routing.probe_query}),
+      check_heartbeat_(config.routing.check_heartbeat &&
+                       config.heartbeat.enabled),
+      max_lag_(config.routing.max_lag),
       loop_(loop),
       clock_(clock),
       on_poll_(std::move(on_poll)),
@@ -26,7 +33,15 @@ ServerWorker::ServerWorker(
       backoff_(
           config.poll_interval,
           std::max<Duration>(config.poll_interval, std::chrono::seconds(30))),
-      ticker_(loop, [this](Watch::Ready) { Tick(); }) {}
+      ticker_(loop, [this](Watch::Ready) { Tick(); }) {
+  if (check_heartbeat_) {
+    probe_query_.push_back(
+        "SELECT pg_is_in_recovery() AS in_recovery, extract(epoch FROM "
+        "written_at) AS written_at FROM " +
+        QuoteHeartbeatTable(config.heartbeat.table) +
+        " RIGHT JOIN (SELECT 1 AS id) one USING (id)");
+  }
+}
 
 void ServerWorker::Start(MonoTime first) {
   next_tick_ = first;
@@ -44,12 +59,27 @@ void ServerWorker::Tick() {
 void ServerWorker::QueuePoll() {
   if (poll_queued_) return;
   poll_queued_ = true;
-  ops_.push_back(Op{true, nullptr});
+  Op op;
+  op.kind = OpKind::kPoll;
+  ops_.push_back(std::move(op));
   Next();
 }
 
 void ServerWorker::QueueProbe(ProbeDone done) {
-  ops_.push_back(Op{false, std::move(done)});
+  Op op;
+  op.kind = OpKind::kProbe;
+  op.probe_done = std::move(done);
+  ops_.push_back(std::move(op));
+  Next();
+}
+
+void ServerWorker::QueueStatements(std::vector<std::string> statements,
+                                   StatementsDone done) {
+  Op op;
+  op.kind = OpKind::kStatements;
+  op.statements = std::move(statements);
+  op.statements_done = std::move(done);
+  ops_.push_back(std::move(op));
   Next();
 }
 
@@ -62,7 +92,7 @@ void ServerWorker::Next() {
     running_ = true;
     return RunOp();
   }
-  if (op.poll && op_start_ < next_attempt_) {
+  if (op.kind == OpKind::kPoll && op_start_ < next_attempt_) {
     // Backing off: no attempt, no outcome (the last one stands).
     ops_.pop_front();
     poll_queued_ = false;
@@ -74,9 +104,14 @@ void ServerWorker::Next() {
 }
 
 void ServerWorker::OnConnected(Status s) {
-  const bool poll = ops_.front().poll;
+  const OpKind kind = ops_.front().kind;
   if (!s.ok()) {
-    if (!poll) return FinishProbe(false, "connect: " + s.message());
+    if (kind == OpKind::kStatements) {
+      return FinishStatements(Status::Error("connect: " + s.message()), {});
+    }
+    if (kind == OpKind::kProbe) {
+      return FinishProbe(false, "connect: " + s.message());
+    }
     PollOutcome out;
     out.error = "connect: " + s.message();
     next_attempt_ = backoff_.Failed(clock_->Now());
@@ -87,25 +122,61 @@ void ServerWorker::OnConnected(Status s) {
 }
 
 void ServerWorker::RunOp() {
-  const bool poll = ops_.front().poll;
-  session_->RunBatch(poll ? plan_.queries() : probe_query_,
-                     clock_->Now() + query_timeout_,
-                     [this](Status s, std::vector<QueryResult> results) {
-                       OnBatch(std::move(s), std::move(results));
-                     });
+  Op& op = ops_.front();
+  auto done = [this](Status s, std::vector<QueryResult> results) {
+    OnBatch(std::move(s), std::move(results));
+  };
+  const MonoTime deadline = clock_->Now() + query_timeout_;
+  switch (op.kind) {
+    case OpKind::kPoll:
+      return session_->RunBatch(plan_.queries(), deadline, std::move(done));
+    case OpKind::kProbe:
+      return session_->RunBatch(probe_query_, deadline, std::move(done));
+    case OpKind::kStatements:
+      return session_->RunUnprepared(op.statements, deadline,
+                                     std::move(done));
+  }
+}
+
+std::string ServerWorker::CheckHeartbeat(const QueryResult& result) const {
+  if (!result.ok) return "heartbeat: " + result.error;
+  if (result.rows.size() != 1 || result.rows[0].size() != 2 ||
+      !result.rows[0][0]) {
+    return "heartbeat: unexpected result";
+  }
+  if (*result.rows[0][0] != "t") return "";  // not in recovery
+  if (!result.rows[0][1]) return "heartbeat: none visible yet";
+  char* end = nullptr;
+  const double written = std::strtod(result.rows[0][1]->c_str(), &end);
+  const double age = ToUnixSeconds(clock_->WallNow()) - written;
+  if (age > ToSeconds(max_lag_)) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1fs", age);
+    return std::string("heartbeat: the newest visible is ") + text +
+           " old, over routing.max_lag " + FormatDuration(max_lag_);
+  }
+  return "";
 }
 
 void ServerWorker::OnBatch(Status s, std::vector<QueryResult> results) {
-  const bool poll = ops_.front().poll;
-  if (!poll) {
+  const OpKind kind = ops_.front().kind;
+  if (kind == OpKind::kStatements) {
+    if (!s.ok()) session_->Close();
+    return FinishStatements(std::move(s), std::move(results));
+  }
+  if (kind == OpKind::kProbe) {
     if (!s.ok()) {
       session_->Close();
       return FinishProbe(false, "query: " + s.message());
     }
-    if (results.size() != 1 || !results[0].ok) {
+    if (results.size() != probe_query_.size() || !results[0].ok) {
       return FinishProbe(false,
                          "query: " + (results.empty() ? std::string("no result")
                                                       : results[0].error));
+    }
+    if (check_heartbeat_) {
+      std::string problem = CheckHeartbeat(results[1]);
+      if (!problem.empty()) return FinishProbe(false, std::move(problem));
     }
     return FinishProbe(true, "");
   }
@@ -142,6 +213,15 @@ void ServerWorker::FinishPoll(PollOutcome out) {
   poll_queued_ = false;
   running_ = false;
   on_poll_(out);
+  Next();
+}
+
+void ServerWorker::FinishStatements(Status s,
+                                    std::vector<QueryResult> results) {
+  StatementsDone done = std::move(ops_.front().statements_done);
+  ops_.pop_front();
+  running_ = false;
+  if (done) done(std::move(s), std::move(results));
   Next();
 }
 

@@ -6,6 +6,10 @@
 // server delays only its own work (every operation has its deadline:
 // connect_timeout, then query_timeout).
 //
+// With routing.check_heartbeat, a synthetic read on a server in recovery
+// also reads the heartbeat row and fails when the newest heartbeat it sees
+// is older than routing.max_lag (by the agent's wall clock).
+//
 // Reconnects back off (the poll interval, doubling to 30 s); synthetic
 // reads try to connect regardless, as a client would.
 //
@@ -39,6 +43,8 @@ class ServerWorker {
  public:
   using PollDone = std::function<void(const PollOutcome&)>;
   using ProbeDone = std::function<void(ProbeResult)>;
+  using StatementsDone =
+      std::function<void(Status, std::vector<QueryResult>)>;
 
   // REQUIRES: every pointer outlives the worker.
   ServerWorker(const ServerConfig& server, const Config& config,
@@ -53,13 +59,22 @@ class ServerWorker {
   void QueuePoll();
   // Queues one synthetic read.
   void QueueProbe(ProbeDone done);
+  // Queues statements run unprepared in one round trip (connecting first,
+  // regardless of the poll backoff); `done` gets the transport status and,
+  // when OK, one result per statement. A transport error closes the
+  // connection (the next operation reconnects).
+  void QueueStatements(std::vector<std::string> statements,
+                       StatementsDone done);
 
   const ServerConfig& server() const { return server_; }
 
  private:
+  enum class OpKind { kPoll, kProbe, kStatements };
   struct Op {
-    bool poll = false;
+    OpKind kind = OpKind::kPoll;
     ProbeDone probe_done;
+    std::vector<std::string> statements;
+    StatementsDone statements_done;
   };
   void Tick();
   void Next();
@@ -68,10 +83,15 @@ class ServerWorker {
   void OnBatch(Status s, std::vector<QueryResult> results);
   void FinishPoll(PollOutcome out);
   void FinishProbe(bool ok, std::string error);
+  void FinishStatements(Status s, std::vector<QueryResult> results);
+  // The heartbeat check of a probe's second result; "" when it passes.
+  std::string CheckHeartbeat(const QueryResult& result) const;
 
   const ServerConfig server_;
   const Duration interval_, connect_timeout_, query_timeout_;
-  const std::vector<std::string> probe_query_;
+  std::vector<std::string> probe_query_;
+  const bool check_heartbeat_;
+  const Duration max_lag_;
   EventLoop* loop_;
   const Clock* clock_;
   PollDone on_poll_;

@@ -98,6 +98,11 @@ Json ServerStatus(const Snapshot& snap, const ServerView& v) {
   j["lagUnknownReason"] = v.lag_seconds || v.is_primary
                               ? Json(nullptr)
                               : StringOrNull(v.lag_unknown_reason);
+  j["heartbeatLagSeconds"] = OrNull(v.heartbeat_lag_seconds);
+  j["heartbeatUnknownReason"] =
+      !snap.heartbeat.enabled || v.heartbeat_lag_seconds || v.is_primary
+          ? Json(nullptr)
+          : StringOrNull(v.heartbeat_unknown_reason);
   j["upstream"] = NameOrNull(snap, v.upstream);
   j["streaming"] = OrNull(v.streaming);
   j["replayPaused"] =
@@ -131,6 +136,24 @@ Json TopologyBody(const Snapshot& snap) {
   return j;
 }
 
+Json HeartbeatBody(const Snapshot& snap) {
+  const HeartbeatView& h = snap.heartbeat;
+  Json j;
+  j["enabled"] = h.enabled;
+  if (!h.enabled) return j;
+  j["intervalSeconds"] = ToSeconds(h.interval);
+  j["table"] = h.table;
+  j["writesTotal"] = h.writes_total;
+  j["writeErrorsTotal"] = h.write_errors_total;
+  j["lastWriteOk"] = h.writes_total > 0 ? Json(h.last_write_ok) : Json(nullptr);
+  j["lastError"] = StringOrNull(h.last_error);
+  j["lastWrittenTo"] = NameOrNull(snap, h.last_target);
+  j["lastSeq"] = OrNull(h.last_seq);
+  j["lastWriteTime"] =
+      h.last_written_at ? Json(Iso8601(*h.last_written_at)) : Json(nullptr);
+  return j;
+}
+
 Json StatusBody(const Snapshot& snap) {
   Json j;
   j["cluster"] = snap.cluster;
@@ -149,6 +172,7 @@ Json StatusBody(const Snapshot& snap) {
     routed[v.name] = v.routing.routed_reads;
   }
   j["routedReads"] = std::move(routed);
+  j["heartbeat"] = HeartbeatBody(snap);
   j["lagHistory"] = snap.state_file_status;
   j["generatedAt"] = Iso8601(snap.taken_at);
   return j;
@@ -185,10 +209,12 @@ Json LagBody(const Snapshot& snap) {
     e["status"] = std::string(LevelName(LagLevel(snap, *r)));
     e["unknownReason"] =
         r->lag_seconds ? Json(nullptr) : StringOrNull(r->lag_unknown_reason);
+    e["heartbeatLagSeconds"] = OrNull(r->heartbeat_lag_seconds);
     replicas.push_back(std::move(e));
   }
   Json j;
   j["replicas"] = std::move(replicas);
+  j["heartbeatEnabled"] = snap.heartbeat.enabled;
   j["thresholds"] = {
       {"warningSeconds", ToSeconds(snap.lag_status.warning)},
       {"criticalSeconds", ToSeconds(snap.lag_status.critical)},
@@ -236,6 +262,7 @@ Json PoolBody(const Snapshot& snap) {
     replicas.push_back(PoolServer(snap, *r));
   }
   j["replicas"] = std::move(replicas);
+  j["heartbeatEnabled"] = snap.heartbeat.enabled;
   j["thresholds"] = {{"warningUtilization", kPoolWarningUtilization},
                      {"criticalUtilization", kPoolCriticalUtilization}};
   j["generatedAt"] = Iso8601(snap.taken_at);

@@ -542,7 +542,8 @@ TEST_CASE("lag: a down replica is unknown with null figures", "[json][lag]") {
                                      {"lagBytes", 0},
                                      {"lowerBound", false},
                                      {"status", "ok"},
-                                     {"unknownReason", nullptr}}));
+                                     {"unknownReason", nullptr},
+                                     {"heartbeatLagSeconds", nullptr}}));
   CHECK(body["replicas"][1]["status"] == "warning");
   CHECK(body["replicas"][1]["lagBytes"] == 1048576);
   const json& down = body["replicas"][2];

@@ -260,6 +260,13 @@ void AddLagAndRouting(Families& f, const Snapshot& snap, const ServerView& v) {
             "reachable).",
             s, B(v.lag_lower_bound));
   }
+  if (v.heartbeat_lag_seconds) {
+    f.Gauge("pg_replica_heartbeat_lag_seconds",
+            "Write-to-read visibility (heartbeat on): the agent's wall-clock "
+            "time minus the newest heartbeat the server shows (resolution "
+            "heartbeat.interval).",
+            s, *v.heartbeat_lag_seconds);
+  }
   if (v.lag_bytes) {
     f.Gauge("pg_replica_lag_bytes",
             "Primary's WAL position minus the server's replay position.", s,
@@ -300,6 +307,28 @@ void AddCluster(Families& f, const Snapshot& snap) {
           "Whether no primary is reachable and reads go to replicas whose "
           "data stops at the primary's last position.",
           {}, B(t.stale_reads));
+  const HeartbeatView& h = snap.heartbeat;
+  if (!h.enabled) return;
+  f.Counter("pg_replica_heartbeat_writes_total",
+            "Heartbeat writes on the primary that finished, failed ones "
+            "included.",
+            {}, double(h.writes_total));
+  f.Counter("pg_replica_heartbeat_write_errors_total",
+            "Heartbeat writes that failed (the table missing and not "
+            "creatable, no write permission, the connection lost).",
+            {}, double(h.write_errors_total));
+  if (h.writes_total > 0) {
+    f.Gauge("pg_replica_heartbeat_write_success",
+            "Whether the last heartbeat write succeeded (absent before the "
+            "first).",
+            {}, B(h.last_write_ok));
+  }
+  if (h.last_written_at) {
+    f.Gauge("pg_replica_heartbeat_last_write_timestamp_seconds",
+            "Agent's unix time carried by the last successful heartbeat "
+            "write.",
+            {}, ToUnixSeconds(*h.last_written_at));
+  }
 }
 
 }  // namespace
