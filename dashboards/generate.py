@@ -269,6 +269,25 @@ OVERVIEW_LAG = [
            doc="pg_replica_lag_bytes: the primary's current WAL position minus "
            "the replica's replay position.",
            scenarios=(REPLAY_PAUSED,), unit="bytes"),
+    Series("Heartbeat lag: write-to-read visibility (seconds)",
+           [Q(per_server("pg_replica_heartbeat_lag_seconds"), "{{server}}")],
+           doc=f"pg_replica_heartbeat_lag_seconds (heartbeat.enabled): the "
+           f"agent's wall-clock time minus the newest heartbeat the replica "
+           f"shows, i.e. how long a write on the primary takes to become "
+           f"readable there, replay delays included. Reads between 0 and "
+           f"heartbeat.interval on a caught-up replica. Above the WAL-position "
+           f"lag when replay is delayed or paused. Alert: "
+           f"PgReplicaHeartbeatLagHigh (over {LAG_ALERT}). Empty with the "
+           f"heartbeat off.",
+           scenarios=(HEALTHY, REPLAY_PAUSED), unit="s", thresholds=LAG_STEPS,
+           threshold_lines=True, links=SERIES_SERVER_LINK),
+    States("Heartbeat writes",
+           [Q(f"max(pg_replica_heartbeat_write_success{{{C}}})", "writes")],
+           doc="pg_replica_heartbeat_write_success: whether the agent's last "
+           "heartbeat write on the primary succeeded. Alert: "
+           "PgReplicaHeartbeatWriteFailing (the error is in "
+           "/v1/system/database/replicas/status, heartbeat.lastError).",
+           scenarios=(HEALTHY,), mappings=OK_MAP, h=6),
     States("WAL receiver",
            [Q(per_server("pg_replica_wal_receiver_streaming"), "{{server}}")],
            doc="pg_replica_wal_receiver_streaming: whether the replica's WAL "
@@ -511,9 +530,12 @@ DETAIL_REPLICATION = [
     Series("Lag: agent vs primary's pg_stat_replication", [
         Q(f"max(pg_replica_lag_seconds{{{S}}})", "agent (pg_replica_lag_seconds)",
           scenarios=(HEALTHY, REPLAY_PAUSED)),
+        Q(f"max(pg_replica_heartbeat_lag_seconds{{{S}}})",
+          "heartbeat (write to read)", scenarios=(HEALTHY, REPLAY_PAUSED)),
         Q(f'max by (kind) (pg_replica_stat_replication_lag_seconds{{{C}, '
           f'standby="$server"}})', "primary: {{kind}}_lag")],
-           doc=f"The agent's lag measurement next to the write/flush/replay "
+           doc=f"The agent's lag measurement (and, with the heartbeat on, the "
+           f"write-to-read heartbeat lag) next to the write/flush/replay "
            f"lag the primary reports for the standby whose application_name is "
            f"the server name (if the replica uses another application_name, "
            f"the primary's series are not shown). Dashed lines: {LAG_TARGET} "

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Measures the WAL the heartbeat costs an idle primary: a throwaway primary
-# with one streaming replica (scripts/lib/cluster.sh, default settings: a
-# checkpoint every checkpoint_timeout = 5 min), the agent with the heartbeat
-# at heartbeat.interval, and the primary's WAL position before and after
-# SECONDS of nothing else happening. Prints bytes per heartbeat and MB per
-# day at that interval.
+# with one streaming replica (scripts/lib/cluster.sh; checkpoint_timeout at
+# its default 5 min), polled by the agent for SECONDS with the heartbeat off
+# (the baseline), then SECONDS with it on at INTERVAL; the primary's WAL
+# position before and after each window. Prints both, the heartbeat's share
+# per heartbeat and in MB per day.
 #
 #   scripts/heartbeat-wal.sh [SECONDS (default 60)] [INTERVAL (default 1s)]
 # Environment: PGRE_BINARY (default build/pg_replica_exporter).
@@ -24,18 +24,35 @@ cleanup() {
 trap cleanup EXIT
 
 pgc_create 1 >/dev/null
-config=$PGC_DIR/agent.yml
 port=$(pgc_free_port)
-cat >"$config" <<YAML
+lsn() { pgc_psql "$PGC_PRIMARY_PORT" "SELECT pg_current_wal_lsn() - '0/0'"; }
+# run_agent ENABLED: the agent polling both servers, heartbeat on or off.
+run_agent() {
+  cat >"$PGC_DIR/agent.yml" <<YAML
 primary: {dsn: "$(pgc_dsn "$PGC_PRIMARY_PORT")"}
 replicas:
   - {name: replica1, dsn: "$(pgc_dsn "${PGC_REPLICA_PORTS[0]}")"}
-heartbeat: {enabled: true, interval: $INTERVAL}
+heartbeat: {enabled: $1, interval: $INTERVAL}
 YAML
-"$BIN" --config.file="$config" --web.listen-address="127.0.0.1:$port" \
-  >"$PGC_DIR/agent.log" 2>&1 &
-agent_pid=$!
-# The first heartbeat (the table created) before the measurement starts.
+  "$BIN" --config.file="$PGC_DIR/agent.yml" --web.listen-address="127.0.0.1:$port" \
+    >"$PGC_DIR/agent.log" 2>&1 &
+  agent_pid=$!
+}
+stop_agent() { kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true; agent_pid=""; }
+
+# 1. The baseline: an idle primary polled by the agent, heartbeat off.
+run_agent false
+# Each window starts at a checkpoint, so that both pay the same full-page
+# images (the heartbeat's one page is logged in full once per checkpoint).
+pgc_psql "$PGC_PRIMARY_PORT" "CHECKPOINT" >/dev/null
+base0=$(lsn)
+sleep "$DURATION"  # the measurement window itself, not a wait for a state
+base1=$(lsn)
+stop_agent
+
+# 2. The heartbeat on; the first one (the table created) before the window.
+run_agent true
+seq=""
 for _ in $(seq 100); do
   seq=$(pgc_psql "$PGC_PRIMARY_PORT" \
     "SELECT seq FROM pg_replica_exporter_heartbeat" 2>/dev/null || true)
@@ -43,17 +60,22 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [[ -n $seq ]] || { echo "no heartbeat written; agent log:"; cat "$PGC_DIR/agent.log"; exit 1; }
-lsn0=$(pgc_psql "$PGC_PRIMARY_PORT" "SELECT pg_current_wal_lsn() - '0/0'")
+pgc_psql "$PGC_PRIMARY_PORT" "CHECKPOINT" >/dev/null
+lsn0=$(lsn)
 seq0=$(pgc_psql "$PGC_PRIMARY_PORT" "SELECT seq FROM pg_replica_exporter_heartbeat")
-sleep "$DURATION"  # the measurement window itself, not a wait for a state
-lsn1=$(pgc_psql "$PGC_PRIMARY_PORT" "SELECT pg_current_wal_lsn() - '0/0'")
+sleep "$DURATION"  # the measurement window itself
+lsn1=$(lsn)
 seq1=$(pgc_psql "$PGC_PRIMARY_PORT" "SELECT seq FROM pg_replica_exporter_heartbeat")
-python3 - "$lsn0" "$lsn1" "$seq0" "$seq1" "$DURATION" "$INTERVAL" <<'PY'
+python3 - "$base0" "$base1" "$lsn0" "$lsn1" "$seq0" "$seq1" "$DURATION" "$INTERVAL" <<'PY'
 import sys
-lsn0, lsn1, seq0, seq1, secs = (float(x) for x in sys.argv[1:6])
-interval = sys.argv[6]
-wal, beats = lsn1 - lsn0, seq1 - seq0
-print(f"heartbeat every {interval}: {beats:.0f} heartbeats in {secs:.0f} s, "
-      f"{wal:.0f} bytes of WAL ({wal / max(beats, 1):.0f} bytes each), "
-      f"{wal / secs * 86400 / 1e6:.1f} MB/day")
+base0, base1, lsn0, lsn1, seq0, seq1, secs = (float(x) for x in sys.argv[1:8])
+interval = sys.argv[8]
+base, wal, beats = base1 - base0, lsn1 - lsn0, seq1 - seq0
+extra = wal - base
+day = 86400 / secs / 1e6
+print(f"idle primary, heartbeat off: {base:.0f} bytes of WAL in {secs:.0f} s "
+      f"({base * day:.1f} MB/day)")
+print(f"heartbeat every {interval}: {beats:.0f} heartbeats, {wal:.0f} bytes "
+      f"({wal * day:.1f} MB/day); the heartbeat's share {extra:.0f} bytes, "
+      f"{extra / max(beats, 1):.0f} bytes each, {extra * day:.1f} MB/day")
 PY

@@ -16,15 +16,23 @@ std::string_view LevelName(Level level) {
   return "unknown";
 }
 
-Level LagLevel(const Snapshot& snapshot, const ServerView& server) {
-  if (!server.lag_seconds) return Level::kUnknown;
-  if (*server.lag_seconds > ToSeconds(snapshot.lag_status.critical)) {
-    return Level::kCritical;
-  }
-  if (*server.lag_seconds > ToSeconds(snapshot.lag_status.warning)) {
-    return Level::kWarning;
-  }
+namespace {
+
+Level LagSecondsLevel(const Snapshot& snapshot, std::optional<double> lag) {
+  if (!lag) return Level::kUnknown;
+  if (*lag > ToSeconds(snapshot.lag_status.critical)) return Level::kCritical;
+  if (*lag > ToSeconds(snapshot.lag_status.warning)) return Level::kWarning;
   return Level::kOk;
+}
+
+}  // namespace
+
+Level LagLevel(const Snapshot& snapshot, const ServerView& server) {
+  return LagSecondsLevel(snapshot, server.lag_seconds);
+}
+
+Level HeartbeatLagLevel(const Snapshot& snapshot, const ServerView& server) {
+  return LagSecondsLevel(snapshot, server.heartbeat_lag_seconds);
 }
 
 PoolUsage PoolUsageOf(const ServerView& v) {

@@ -23,6 +23,8 @@ std::string_view LevelName(Level level);
 // `warning`: warning; over `critical`: critical); a lower bound counts as
 // the figure it is at least. kUnknown without a lag figure.
 Level LagLevel(const Snapshot& snapshot, const ServerView& server);
+// The same thresholds applied to the heartbeat lag (unknown without one).
+Level HeartbeatLagLevel(const Snapshot& snapshot, const ServerView& server);
 
 // The seed's connection-pool alert thresholds, as fractions of the usable
 // connections (max_connections - superuser_reserved_connections), from

@@ -224,6 +224,18 @@ std::string StateCell(const Snapshot& snap, const ServerView& v) {
   return out;
 }
 
+// The heartbeat writer's state, for the cluster's settings line.
+std::string HeartbeatLine(const Snapshot& snap) {
+  const HeartbeatView& h = snap.heartbeat;
+  if (!h.enabled) return " · heartbeat: off";
+  std::string out = " · heartbeat: every " + FormatDuration(h.interval) +
+                    " into " + HtmlEscape(h.table) + ", ";
+  if (h.writes_total == 0) return out + "not written yet";
+  if (h.last_write_ok) return out + "last write ok";
+  return out + Badge("critical", "write failing") + " " +
+         HtmlEscape(h.last_error);
+}
+
 std::string LagCell(const Snapshot& snap, const ServerView& v) {
   if (v.is_primary) return "<span class=\"muted\">lag reference</span>";
   std::string out = Badge(LagLevel(snap, v));
@@ -233,6 +245,20 @@ std::string LagCell(const Snapshot& snap, const ServerView& v) {
     if (v.lag_bytes) out += " · " + Bytes(*v.lag_bytes);
   } else if (!v.lag_unknown_reason.empty()) {
     out += " " + HtmlEscape(v.lag_unknown_reason);
+  }
+  if (snap.heartbeat.enabled) {
+    // Write-to-read visibility beside the WAL-position lag, coloured
+    // against the same thresholds.
+    out += "<br><span class=\"heartbeat\">heartbeat ";
+    if (v.heartbeat_lag_seconds) {
+      out += Badge(HeartbeatLagLevel(snap, v)) + " " +
+             Fixed(*v.heartbeat_lag_seconds, 3) + " s";
+    } else {
+      out += HtmlEscape(v.heartbeat_unknown_reason.empty()
+                            ? std::string("unknown")
+                            : v.heartbeat_unknown_reason);
+    }
+    out += "</span>";
   }
   const LagTrailLimits& limits = snap.lag_trail_limits;
   const std::string span = FormatDuration(limits.span());
@@ -452,7 +478,8 @@ std::string ClusterSection(const Snapshot& snap) {
          ", fall " + std::to_string(rc.fall) + ", rise " +
          std::to_string(rc.rise) + ", checks every " +
          FormatDuration(rc.health_check_interval) +
-         " · lag history: " + HtmlEscape(snap.state_file_status) + "</p>";
+         " · lag history: " + HtmlEscape(snap.state_file_status) +
+         HeartbeatLine(snap) + "</p>";
   out +=
       "<table class=\"servers\"><thead><tr><th>server</th><th>role</th>"
       "<th>state</th><th>lag</th><th>rotation</th><th>reads</th>"

@@ -216,6 +216,39 @@ TEST_CASE("the status page shows every server in words", "[status_page]") {
   CHECK(Has(page, "href=\"v1/system/database/clusters\""));
 }
 
+TEST_CASE("the heartbeat lag beside the WAL-position lag, its writes said",
+          "[status_page][heartbeat]") {
+  Snapshot off = Example();
+  CHECK(Has(RenderStatusPage(Input({off})), " · heartbeat: off"));
+  CHECK_FALSE(Has(Row(RenderStatusPage(Input({off})), "replica1"),
+                  "class=\"heartbeat\""));
+
+  Snapshot on = Example();
+  on.heartbeat.enabled = true;
+  on.heartbeat.interval = std::chrono::seconds(1);
+  on.heartbeat.table = "pg_replica_exporter_heartbeat";
+  on.heartbeat.writes_total = 10;
+  on.heartbeat.last_write_ok = true;
+  on.servers[1].heartbeat_lag_seconds = 0.4;
+  on.servers[2].heartbeat_lag_seconds = 9.5;
+  on.servers[3].heartbeat_unknown_reason = "down";
+  std::string page = RenderStatusPage(Input({on}));
+  CHECK(Has(Row(page, "replica1"),
+            "heartbeat <span class=\"lv ok\">ok</span> 0.400 s"));
+  CHECK(Has(Row(page, "replica2"),
+            "heartbeat <span class=\"lv critical\">critical</span> 9.500 s"));
+  CHECK(Has(Row(page, "replica3"), "heartbeat down"));
+  CHECK(Has(page,
+            "heartbeat: every 1s into pg_replica_exporter_heartbeat, last "
+            "write ok"));
+  on.heartbeat.last_write_ok = false;
+  on.heartbeat.last_error = "permission denied for table <hb>";
+  page = RenderStatusPage(Input({on}));
+  CHECK(Has(page,
+            "<span class=\"lv critical\">write failing</span> permission "
+            "denied for table &lt;hb&gt;"));
+}
+
 TEST_CASE("the page and the JSON take their levels from one place",
           "[status_page]") {
   // Thresholds other than the defaults: whatever the snapshot says, the

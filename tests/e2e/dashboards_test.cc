@@ -266,7 +266,14 @@ PrometheusOptions PrometheusFor(int port) {
 }
 
 struct Env {
-  Env() : agent(cluster), prom(PrometheusFor(agent.port())) {}
+  // The heartbeat on, so that its panels have data.
+  Env() : agent(cluster, WithHeartbeat()), prom(PrometheusFor(agent.port())) {}
+
+  static AgentOptions WithHeartbeat() {
+    AgentOptions options;
+    options.extra_yaml = "heartbeat:\n  enabled: true\n";
+    return options;
+  }
 
   // Waits until `promql` returns at least one series (or `count`).
   void WaitFor(const std::string& what, const std::string& promql,
