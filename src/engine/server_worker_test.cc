@@ -280,3 +280,57 @@ TEST_CASE("backoff doubles up to its cap", "[server_worker]") {
 
 }  // namespace
 }  // namespace pgre
+
+namespace pgre {
+namespace {
+
+TEST_CASE("with routing.check_heartbeat a synthetic read checks visibility",
+          "[server_worker][heartbeat]") {
+  Fixture f;
+  f.config.heartbeat.enabled = true;
+  f.config.heartbeat.table = "hb";
+  f.config.routing.check_heartbeat = true;
+  f.config.routing.max_lag = seconds(5);
+  const std::string check =
+      "SELECT pg_is_in_recovery() AS in_recovery, extract(epoch FROM "
+      "written_at) AS written_at FROM \"hb\" RIGHT JOIN (SELECT 1 AS id) one "
+      "USING (id)";
+  const double now = ToUnixSeconds(f.clock.WallNow());
+  auto answer = [&](std::optional<std::string> recovery,
+                    std::optional<std::string> written) {
+    f.fake->Answer(check, Rows({std::move(recovery), std::move(written)}));
+  };
+  answer("t", std::to_string(now - 1.5));
+  auto probe = f.Probe();
+  REQUIRE(probe);
+  CHECK(probe->ok);
+  REQUIRE(f.fake->batch_log.size() >= 1);
+  CHECK(f.fake->batch_log.back() == std::vector<std::string>{"SELECT 1", check});
+
+  answer("t", std::to_string(now - 7.25));
+  probe = f.Probe();
+  REQUIRE(probe);
+  CHECK_FALSE(probe->ok);
+  CHECK(probe->error ==
+        "heartbeat: the newest visible is 7.2s old, over routing.max_lag 5s");
+
+  answer("t", std::nullopt);
+  probe = f.Probe();
+  CHECK(probe->error == "heartbeat: none visible yet");
+
+  // Out of recovery (the primary, as a fallback target): no check.
+  answer("f", std::to_string(now - 60));
+  probe = f.Probe();
+  CHECK(probe->ok);
+
+  // The table unreadable: the read fails with the error.
+  QueryResult missing;
+  missing.error = "relation \"hb\" does not exist (SQLSTATE 42P01)";
+  f.fake->Answer(check, missing);
+  probe = f.Probe();
+  CHECK(probe->error ==
+        "heartbeat: relation \"hb\" does not exist (SQLSTATE 42P01)");
+}
+
+}  // namespace
+}  // namespace pgre
