@@ -17,6 +17,8 @@ PACKAGES=(
   openssl
   # tests and demo: PostgreSQL 15 servers, promtool/amtool, tools
   postgresql-15 postgresql-client-15 prometheus prometheus-alertmanager
+  # the pgbouncer tests: Debian's pgbouncer in front of the test clusters
+  pgbouncer
   curl python3 procps util-linux ca-certificates
   # the browser tier: the status page in headless chromium over WebDriver
   chromium chromium-driver
@@ -53,7 +55,7 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# Installing postgresql/prometheus must not start system services here (the
+# Installing postgresql/prometheus/pgbouncer must not start system services here (the
 # tests start their own servers): a temporary policy-rc.d forbids it.
 policy=/usr/sbin/policy-rc.d
 created_policy=0

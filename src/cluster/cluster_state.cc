@@ -68,6 +68,18 @@ ClusterState::ClusterState(const Config& config, const Clock* clock,
   for (const ServerConfig& s : AllServers(config)) {
     building_.servers.push_back(MakeView(s));
   }
+  for (const PgBouncerConfig& p : config.pgbouncers) {
+    PgBouncerView v;
+    v.name = p.connection.name;
+    v.server = p.server;
+    v.endpoint = p.connection.endpoint;
+    for (std::size_t i = 0; i < building_.servers.size(); ++i) {
+      if (!p.server.empty() && building_.servers[i].name == p.server) {
+        v.server_index = static_cast<int>(i);
+      }
+    }
+    building_.pgbouncers.push_back(std::move(v));
+  }
   if (restore.state) {
     const std::string why =
         CheckLagState(*restore.state, config.cluster, clock_->WallNow(),
@@ -92,6 +104,29 @@ ClusterState::ClusterState(const Config& config, const Clock* clock,
     pending_restore_ = std::move(restore);
   }
   PublishRoutingLocked();
+  PublishLocked();
+}
+
+void ClusterState::RecordPgBouncer(int pgbouncer,
+                                   const PgBouncerOutcome& outcome) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pgbouncer < 0 ||
+      pgbouncer >= static_cast<int>(building_.pgbouncers.size())) {
+    return;
+  }
+  PgBouncerView& v = building_.pgbouncers[pgbouncer];
+  v.polled = true;
+  ++v.polls_total;
+  v.up = outcome.ok;
+  v.poll_duration_seconds = ToSeconds(outcome.duration);
+  v.last_error = outcome.error;
+  if (!outcome.ok) {
+    ++v.poll_errors_total;
+    v.sample.reset();
+  } else {
+    v.last_success = outcome.wall_at;
+    v.sample = outcome.sample;
+  }
   PublishLocked();
 }
 

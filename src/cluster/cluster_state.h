@@ -85,6 +85,10 @@ class ClusterState {
   // Records a finished poll of servers[server] (see the file comment).
   void RecordPoll(int server, const PollOutcome& outcome);
 
+  // Records a finished poll of pgbouncers[pgbouncer]; touches nothing of
+  // the servers'.
+  void RecordPgBouncer(int pgbouncer, const PgBouncerOutcome& outcome);
+
   // True once every server has been polled and, while one primary is
   // observed, every server in recovery has a lag figure that is not only a
   // lower bound (the first health check waits for this, bounded, so that it

@@ -510,6 +510,51 @@ TEST_CASE("each server's lag of the last minutes is published as a trail",
         snap->servers[1].lag_trail.get());
 }
 
+TEST_CASE("pgbouncer outcomes are published apart from the servers'",
+          "[cluster][pgbouncer]") {
+  Polls p;
+  Config config = ThreeReplicas();
+  PgBouncerConfig b;
+  b.connection.name = "bouncer1";
+  b.connection.endpoint = "db1:6432";
+  b.server = "replica2";
+  config.pgbouncers.push_back(b);
+  ClusterState c(config, &p.clock);
+  REQUIRE(c.Get()->pgbouncers.size() == 1);
+  CHECK(c.Get()->pgbouncers[0].server_index == 2);
+  CHECK_FALSE(c.Get()->pgbouncers[0].polled);
+  c.RecordPoll(0, p.Primary(1000));
+  c.RecordPoll(2, p.Replica(1000));
+  const auto before = c.Get();
+
+  PgBouncerOutcome up;
+  up.ok = true;
+  up.duration = std::chrono::milliseconds(3);
+  up.sample.version = "PgBouncer 1.18.0";
+  c.RecordPgBouncer(0, up);
+  auto snap = c.Get();
+  CHECK(snap->pgbouncers[0].up);
+  CHECK(snap->pgbouncers[0].polls_total == 1);
+  CHECK(snap->pgbouncers[0].poll_duration_seconds == Approx(0.003));
+  CHECK(snap->pgbouncers[0].sample->version == "PgBouncer 1.18.0");
+
+  PgBouncerOutcome down;
+  down.error = "connect: connection refused";
+  c.RecordPgBouncer(0, down);
+  c.RecordPgBouncer(7, down);  // no such pgbouncer: ignored
+  snap = c.Get();
+  CHECK_FALSE(snap->pgbouncers[0].up);
+  CHECK(snap->pgbouncers[0].poll_errors_total == 1);
+  CHECK_FALSE(snap->pgbouncers[0].sample.has_value());
+  CHECK(snap->pgbouncers[0].last_error == "connect: connection refused");
+  // The servers' views are untouched.
+  for (int i = 0; i < 4; ++i) {
+    CHECK(snap->servers[i].up == before->servers[i].up);
+    CHECK(snap->servers[i].polls_total == before->servers[i].polls_total);
+    CHECK(snap->servers[i].lag_seconds == before->servers[i].lag_seconds);
+  }
+}
+
 }  // namespace
 }  // namespace pgre
 

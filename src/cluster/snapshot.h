@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cluster/lag_trail.h"
+#include "collectors/pgbouncer.h"
 #include "collectors/sample.h"
 #include "common/clock.h"
 #include "config/config.h"
@@ -28,6 +29,34 @@ struct PollOutcome {
   WallTime wall_at{};
   std::chrono::nanoseconds duration{};
   ServerSample sample;  // when ok
+};
+
+// The outcome of one poll of one pgbouncer's admin console.
+struct PgBouncerOutcome {
+  // The console answered the batch (each collector's own success is in
+  // sample.collector_success).
+  bool ok = false;
+  std::string error;  // when !ok, or the first failed collector's; no secrets
+  MonoTime at{};
+  WallTime wall_at{};
+  std::chrono::nanoseconds duration{};
+  PgBouncerSample sample;  // when ok
+};
+
+// Everything published about one pgbouncer.
+struct PgBouncerView {
+  std::string name;
+  std::string server;     // the fronted server's name, "" for none
+  int server_index = -1;  // its index in Snapshot::servers, -1 for none
+  std::string endpoint;   // host:port, no credentials
+  bool polled = false;
+  bool up = false;
+  std::string last_error;
+  double poll_duration_seconds = 0;
+  std::uint64_t polls_total = 0;
+  std::uint64_t poll_errors_total = 0;
+  std::optional<WallTime> last_success;
+  std::optional<PgBouncerSample> sample;  // the last one, only while up
 };
 
 // The routing model's view of one server, published beside the poll data.
@@ -142,6 +171,8 @@ struct Snapshot {
   LagTrailLimits lag_trail_limits;  // what ServerView::lag_trail covers
   // [0] the configured primary, then the replicas in configured order.
   std::vector<ServerView> servers;
+  // The configured pgbouncers, in order (config.pgbouncers).
+  std::vector<PgBouncerView> pgbouncers;
   TopologyView topology;
   HeartbeatView heartbeat;
   bool routing_active = false;  // the routing loop has checked once

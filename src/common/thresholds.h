@@ -62,6 +62,13 @@ inline constexpr std::string_view kWindowChangesText = "10m";
 inline constexpr std::chrono::milliseconds kWindowDashboardChanges{300000};
 inline constexpr std::string_view kWindowDashboardChangesText = "5m";
 
+// pgbouncer.maxwait: How long a pgbouncer pool's oldest waiting client (SHOW
+// POOLS maxwait) may wait for a server connection. In transaction mode a
+// healthy pool hands one out in milliseconds; a second means the pool is
+// exhausted.
+inline constexpr std::chrono::milliseconds kPgbouncerMaxwait{1000};
+inline constexpr std::string_view kPgbouncerMaxwaitText = "1s";
+
 // Status colours (CSS and Grafana colour names).
 inline constexpr std::string_view kColourOk = "green";
 inline constexpr std::string_view kColourWarning = "orange";

@@ -142,7 +142,8 @@ class YamlLoader {
         clusters_key = kv.first;
         continue;
       }
-      if (key == "primary" || key == "replicas" || key == "cluster") {
+      if (key == "primary" || key == "replicas" || key == "cluster" ||
+          key == "pgbouncers") {
         Fail(LineOf(kv.first), key,
              "with clusters:, every cluster has its own (" +
                  std::string(key == "cluster" ? "clusters[].name" : key) +
@@ -244,7 +245,8 @@ class YamlLoader {
                   "requires heartbeat.enabled: true");
     }
     std::string key, problem;
-    if (!CheckServers(*config, &key, &problem)) {
+    if (!CheckServers(*config, &key, &problem) ||
+        !CheckPgBouncers(*config, &key, &problem)) {
       return Fail(lines_.count(key) ? lines_[key] : 1, key, problem);
     }
     // The same connection twice (here or in an earlier cluster) is a
@@ -432,10 +434,64 @@ class YamlLoader {
           config->replicas.push_back(std::move(server));
         }
         return true;
+      case KeyType::kPgBouncerList:
+        if (!value.IsSequence()) {
+          return Fail(line, path,
+                      "expected a list of pgbouncers, got " +
+                          std::string(Describe(value)));
+        }
+        for (size_t i = 0; i < value.size(); ++i) {
+          PgBouncerConfig pgbouncer;
+          const std::string at = path + "[" + std::to_string(i) + "]";
+          lines_[at] = LineOf(value[i]);
+          if (!LoadPgBouncer(value[i], at, &pgbouncer)) return false;
+          config->pgbouncers.push_back(std::move(pgbouncer));
+        }
+        return true;
       case KeyType::kClusterList:
         return Fail(line, path, "only at the top level");
     }
     return Fail(line, path, "unsupported key type");
+  }
+
+  bool LoadPgBouncer(const YAML::Node& value, const std::string& path,
+                     PgBouncerConfig* pgbouncer) {
+    if (!value.IsMap()) {
+      return Fail(LineOf(value), path,
+                  "expected a mapping with name and dsn, got " +
+                      std::string(Describe(value)));
+    }
+    std::set<std::string> seen;
+    for (const auto& kv : value) {
+      if (!kv.first.IsScalar()) {
+        return Fail(LineOf(kv.first), path, "keys must be plain strings");
+      }
+      const std::string& name = kv.first.Scalar();
+      const std::string key = path + "." + name;
+      const int line = LineOf(kv.first);
+      if (!seen.insert(name).second) return Fail(line, key, "duplicate key");
+      lines_[key] = line;
+      const PgBouncerKeyDef* def = nullptr;
+      for (const PgBouncerKeyDef& d : PgBouncerKeys()) {
+        if (d.key == name) def = &d;
+      }
+      if (def == nullptr) return Fail(line, key, "unknown key");
+      std::string text;
+      if (!Scalar(kv.first, kv.second, key, "a string", &text)) return false;
+      if (text.empty()) return Fail(line, key, "must not be empty");
+      *def->string_field(*pgbouncer) = text;
+    }
+    for (const PgBouncerKeyDef& def : PgBouncerKeys()) {
+      if (def.required && !seen.count(std::string(def.key))) {
+        return Fail(LineOf(value), path + "." + std::string(def.key),
+                    "missing");
+      }
+    }
+    std::string problem, at;
+    if (!FinishServer(&pgbouncer->connection, &problem, &at)) {
+      return Fail(lines_[path + "." + at], path + "." + at, problem);
+    }
+    return true;
   }
 
   // `anchor` is the node whose line locates the server as a whole.

@@ -54,6 +54,17 @@ struct ServerConfig {
   int weight = 1;
 };
 
+// A PgBouncer in front of the cluster, polled over its admin console
+// (SHOW POOLS, STATS, DATABASES, CONFIG, VERSION).
+struct PgBouncerConfig {
+  // name (unique among the cluster's servers and pgbouncers: the
+  // `pgbouncer` label), dsn (SECRET), redacted_dsn, password_file,
+  // password (SECRET) and endpoint, exactly as a server's; role unused.
+  ServerConfig connection;
+  // The name of the cluster's server it fronts ("" = none given).
+  std::string server;
+};
+
 enum class Fallback { kPrimary, kNone };
 
 struct RoutingConfig {
@@ -99,6 +110,7 @@ struct Config {
   bool replicas_enabled = true;        // USE_READ_REPLICAS in environment mode
   ServerConfig primary;                // role kPrimary
   std::vector<ServerConfig> replicas;  // role kReplica, in configured order
+  std::vector<PgBouncerConfig> pgbouncers;  // in configured order
   Duration poll_interval = std::chrono::seconds(1);
   Duration connect_timeout = std::chrono::seconds(5);
   Duration query_timeout = std::chrono::seconds(5);

@@ -69,6 +69,14 @@ constexpr KeyDef kKeys[] = {
      .reloadable = true,
      .doc = "The streaming replicas, in routing order; see "
             "[Server keys](#server-keys). May be empty."},
+    {.path = "pgbouncers",
+     .type = KeyType::kPgBouncerList,
+     .default_text = "[]",
+     .reloadable = true,
+     .doc = "PgBouncers in front of the cluster, each polled every "
+            "`poll_interval` over its admin console (`SHOW POOLS`, `STATS`, "
+            "`DATABASES`, `CONFIG`, `VERSION`); see "
+            "[PgBouncer keys](#pgbouncer-keys). May be empty."},
     {.path = "routing.max_lag",
      .type = KeyType::kDuration,
      .default_text = thresholds::kRoutingMaxLagText,
@@ -262,6 +270,36 @@ constexpr ServerKeyDef kServerKeys[] = {
      .int_field = [](ServerConfig& s) { return &s.weight; }},
 };
 
+constexpr PgBouncerKeyDef kPgBouncerKeys[] = {
+    {.key = "name",
+     .default_text = "(required)",
+     .required = true,
+     .doc = "Unique among the cluster's servers and pgbouncers: the "
+            "`pgbouncer` label.",
+     .string_field = [](PgBouncerConfig& p) { return &p.connection.name; }},
+    {.key = "dsn",
+     .default_text = "(required)",
+     .required = true,
+     .doc = "libpq connection string of its admin console (database "
+            "`pgbouncer`, a user in its `admin_users` or `stats_users`), "
+            "e.g. `host=127.0.0.1 port=6432 dbname=pgbouncer "
+            "user=pgbouncer`. Secrets are handled as a server's `dsn`.",
+     .string_field = [](PgBouncerConfig& p) { return &p.connection.dsn; }},
+    {.key = "password_file",
+     .default_text = "(none)",
+     .required = false,
+     .doc = "As a server's `password_file`.",
+     .string_field =
+         [](PgBouncerConfig& p) { return &p.connection.password_file; }},
+    {.key = "server",
+     .default_text = "(none)",
+     .required = false,
+     .doc = "The name of the cluster's server it fronts (`primary`, or a "
+            "replica's `name`): the `server` label of its metrics, and "
+            "where the connection-pool endpoint lists its pools.",
+     .string_field = [](PgBouncerConfig& p) { return &p.server; }},
+};
+
 constexpr EnvVarDef kEnvVars[] = {
     {"DATABASE_URL", EnvKind::kPrimaryDsn, "primary.dsn", true,
      "Required. The primary's connection string; the server is named "
@@ -294,6 +332,13 @@ constexpr EnvVarDef kEnvVars[] = {
      "Accepted and ignored (the application's pool setting)."},
     {"PGRE_CLUSTER", EnvKind::kString, "cluster", false,
      "Optional: the cluster name (default `default`)."},
+    {"PGBOUNCER_<N>_CONNECTION_STRING", EnvKind::kPgBouncerDsn,
+     "pgbouncers[].dsn", false,
+     "Optional: PgBouncer N's admin console connection string, for N = 1, "
+     "2, 3, ... without gaps; it is named `pgbouncer<N>`."},
+    {"PGBOUNCER_<N>_SERVER", EnvKind::kPgBouncerServer, "pgbouncers[].server",
+     false,
+     "Optional: the server PgBouncer N fronts: `primary` or `replica<M>`."},
 };
 
 constexpr std::array<std::pair<std::string_view, Fallback>, 2> kFallbackNames =
@@ -383,6 +428,8 @@ std::string_view KeyTypeName(KeyType type) {
       return "list of servers";
     case KeyType::kClusterList:
       return "list of clusters";
+    case KeyType::kPgBouncerList:
+      return "list of pgbouncers";
   }
   return "?";
 }
@@ -390,6 +437,7 @@ std::string_view KeyTypeName(KeyType type) {
 std::span<const KeyDef> ConfigKeys() { return kKeys; }
 std::span<const ServerKeyDef> ServerKeys() { return kServerKeys; }
 std::span<const EnvVarDef> EnvVars() { return kEnvVars; }
+std::span<const PgBouncerKeyDef> PgBouncerKeys() { return kPgBouncerKeys; }
 
 const KeyDef* FindKey(std::string_view path) {
   for (const KeyDef& key : kKeys) {
@@ -444,6 +492,15 @@ std::string ConfigReferenceMarkdown() {
         << (key.default_text == "1" ? Code(key.default_text)
                                     : std::string(key.default_text))
         << " | " << key.doc << " |\n";
+  }
+
+  out << "\n## PgBouncer keys\n\n"
+         "The keys of each entry of `pgbouncers`:\n\n"
+         "| Key | Type | Default | Description |\n"
+         "|---|---|---|---|\n";
+  for (const PgBouncerKeyDef& key : kPgBouncerKeys) {
+    out << "| " << Code(key.key) << " | string | " << key.default_text << " | "
+        << key.doc << " |\n";
   }
 
   out << "\n## Environment mode\n\n"

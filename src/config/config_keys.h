@@ -19,15 +19,16 @@
 namespace pgre {
 
 enum class KeyType {
-  kString,       // non-empty string
-  kDuration,     // ParseDuration syntax, > 0
-  kInt,          // decimal integer >= min_int
-  kBytes,        // non-negative byte count, optional unit (kB, MB, GB, TB)
-  kEnum,         // one of kFallbackNames
-  kBool,         // true or false
-  kServer,       // a mapping of server keys (kServerKeys)
-  kServerList,   // a list of such mappings
-  kClusterList,  // a list of clusters (the multi-cluster form)
+  kString,         // non-empty string
+  kDuration,       // ParseDuration syntax, > 0
+  kInt,            // decimal integer >= min_int
+  kBytes,          // non-negative byte count, optional unit (kB, MB, GB, TB)
+  kEnum,           // one of kFallbackNames
+  kBool,           // true or false
+  kServer,         // a mapping of server keys (kServerKeys)
+  kServerList,     // a list of such mappings
+  kClusterList,    // a list of clusters (the multi-cluster form)
+  kPgBouncerList,  // a list of pgbouncer mappings (kPgBouncerKeys)
 };
 
 // The user-facing name of a type, e.g. "duration".
@@ -68,17 +69,28 @@ struct ServerKeyDef {
   int* (*int_field)(ServerConfig&) = nullptr;
 };
 
+// One key of a `pgbouncers` entry (all strings).
+struct PgBouncerKeyDef {
+  std::string_view key;
+  std::string_view default_text;
+  bool required;
+  std::string_view doc;
+  std::string* (*string_field)(PgBouncerConfig&) = nullptr;
+};
+
 // How a seed environment variable is read.
 enum class EnvKind {
-  kPrimaryDsn,      // DATABASE_URL
-  kEnableReplicas,  // USE_READ_REPLICAS: true/1/yes, false/0/no
-  kReplicaDsn,      // READ_REPLICA_<N>_CONNECTION_STRING
-  kReplicaAppName,  // READ_REPLICA_<N>_APPLICATION_NAME
-  kMilliseconds,    // integer milliseconds -> the duration key `key`
-  kDuration,        // ParseDuration syntax -> the duration key `key`
-  kInt,             // integer -> the int key `key`
-  kString,          // non-empty string -> the string key `key`
-  kIgnored,         // accepted for seed compatibility; no effect
+  kPrimaryDsn,       // DATABASE_URL
+  kEnableReplicas,   // USE_READ_REPLICAS: true/1/yes, false/0/no
+  kReplicaDsn,       // READ_REPLICA_<N>_CONNECTION_STRING
+  kReplicaAppName,   // READ_REPLICA_<N>_APPLICATION_NAME
+  kMilliseconds,     // integer milliseconds -> the duration key `key`
+  kDuration,         // ParseDuration syntax -> the duration key `key`
+  kInt,              // integer -> the int key `key`
+  kString,           // non-empty string -> the string key `key`
+  kIgnored,          // accepted for seed compatibility; no effect
+  kPgBouncerDsn,     // PGBOUNCER_<N>_CONNECTION_STRING
+  kPgBouncerServer,  // PGBOUNCER_<N>_SERVER
 };
 
 struct EnvVarDef {
@@ -93,6 +105,7 @@ struct EnvVarDef {
 std::span<const KeyDef> ConfigKeys();
 std::span<const ServerKeyDef> ServerKeys();
 std::span<const EnvVarDef> EnvVars();
+std::span<const PgBouncerKeyDef> PgBouncerKeys();
 
 // Returns the key with this dotted path, or nullptr.
 const KeyDef* FindKey(std::string_view path);
@@ -126,6 +139,13 @@ bool FinishServer(ServerConfig* server, std::string* problem,
 // replica application_names. Returns true, or false with *key set to the
 // offending dotted key (e.g. "replicas[1].name") and *problem set.
 bool CheckServers(const Config& config, std::string* key, std::string* problem);
+
+// Checks of a loaded config's pgbouncers: names unique among the servers
+// and pgbouncers, `server` naming a configured server. Returns true, or
+// false with *key set to the offending dotted key ("pgbouncers[1].server")
+// and *problem set.
+bool CheckPgBouncers(const Config& config, std::string* key,
+                     std::string* problem);
 
 }  // namespace pgre
 

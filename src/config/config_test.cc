@@ -569,5 +569,95 @@ TEST_CASE("multi-cluster: mistakes name the entry, line and key",
   }
 }
 
+TEST_CASE("pgbouncers: loaded, secrets registered, fronted server checked",
+          "[config][pgbouncer]") {
+  const std::string text =
+      kMin +  // lines 1-2
+      "replicas:\n"
+      "  - name: r1\n"
+      "    dsn: host=db2\n"
+      "pgbouncers:\n"  // line 6
+      "  - name: b1\n"
+      "    dsn: \"postgresql://adm:bouncer-SECRET-1@db1:6432/"
+      "pgbouncer\"\n"
+      "    server: primary\n"
+      "  - name: b2\n"
+      "    dsn: host=db2 port=6432 dbname=pgbouncer\n";
+  std::string error;
+  auto config = Load(text, &error);
+  INFO(error);
+  REQUIRE(config.has_value());
+  REQUIRE(config->pgbouncers.size() == 2);
+  const PgBouncerConfig& b1 = config->pgbouncers[0];
+  CHECK(b1.connection.name == "b1");
+  CHECK(b1.server == "primary");
+  CHECK(b1.connection.endpoint == "db1:6432");
+  CHECK(b1.connection.redacted_dsn.find("bouncer-SECRET-1") ==
+        std::string::npos);
+  CHECK(ScrubSecrets("x bouncer-SECRET-1 y").find("bouncer-SECRET-1") ==
+        std::string::npos);
+  CHECK(config->pgbouncers[1].server.empty());
+  CHECK(config->pgbouncers[1].connection.endpoint == "db2:6432");
+
+  struct Case {
+    std::string text;
+    std::string error;
+  };
+  const std::string head = kMin +
+                           "replicas:\n  - name: r1\n    dsn: host=db2\n"
+                           "pgbouncers:\n";  // entries from line 7
+  const std::vector<Case> cases = {
+      {head + "  - name: b1\n    dsn: host=db1 port=6432\n    server: r2\n",
+       "t.yml:9: pgbouncers[0].server: no server named \"r2\" in the cluster "
+       "(primary, r1)"},
+      {head + "  - name: r1\n    dsn: host=db1 port=6432\n",
+       "t.yml:7: pgbouncers[0].name: duplicate name \"r1\" (also used by "
+       "replicas[0])"},
+      {head + "  - name: b\n    dsn: host=db1 port=6432\n"
+              "  - name: b\n    dsn: host=db2 port=6432\n",
+       "t.yml:9: pgbouncers[1].name: duplicate name \"b\" (also used by "
+       "pgbouncers[0])"},
+      {head + "  - name: b\n", "t.yml:7: pgbouncers[0].dsn: missing"},
+      {head + "  - dsn: host=db1\n", "t.yml:7: pgbouncers[0].name: missing"},
+      {head + "  - name: b\n    dsn: host=db1\n    sever: primary\n",
+       "t.yml:9: pgbouncers[0].sever: unknown key"},
+      {head +
+           "  - name: b\n    dsn: \"postgresql://a:bouncer-SECRET-2@x:0/\"\n",
+       "t.yml:8: pgbouncers[0].dsn: invalid connection string"},
+      {kMin + "pgbouncers: x\n",
+       "t.yml:3: pgbouncers: expected a list of pgbouncers"},
+      {"clusters:\n  - name: a\n    primary:\n      dsn: host=a1\n"
+       "    pgbouncers:\n      - name: b\n        dsn: host=a1 port=6432\n"
+       "        server: replica9\n",
+       "t.yml:8: clusters[0].pgbouncers[0].server: no server named "
+       "\"replica9\""},
+      {"clusters:\n  - name: a\n    primary:\n      dsn: host=a1\n"
+       "    pgbouncers:\n      - name: b\n        dsn: \"host=a1 "
+       "password=bouncer-SECRET-3 x\"\n",
+       "t.yml:7: clusters[0].pgbouncers[0].dsn: invalid connection string"},
+      {"pgbouncers: []\nclusters:\n  - name: a\n    primary:\n"
+       "      dsn: host=a1\n",
+       "t.yml:1: pgbouncers: with clusters:, every cluster has its own"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.text);
+    std::string e;
+    CHECK_FALSE(LoadAgentConfigText(c.text, "t.yml", &e));
+    CHECK_THAT(e, Catch::StartsWith(c.error));
+    CHECK(e.find("bouncer-SECRET") == std::string::npos);
+  }
+
+  // The multi-cluster form: each cluster its own.
+  auto agent = LoadAgentConfigText(
+      "clusters:\n  - name: a\n    primary:\n      dsn: host=a1\n"
+      "    pgbouncers:\n      - {name: b, dsn: host=a1 port=6432, server: "
+      "primary}\n  - name: c\n    primary:\n      dsn: host=c1\n",
+      "t.yml", &error);
+  INFO(error);
+  REQUIRE(agent.has_value());
+  CHECK(agent->clusters[0].pgbouncers.size() == 1);
+  CHECK(agent->clusters[1].pgbouncers.empty());
+}
+
 }  // namespace
 }  // namespace pgre

@@ -17,6 +17,8 @@ namespace {
 constexpr std::string_view kReplicaPrefix = "READ_REPLICA_";
 constexpr std::string_view kDsnSuffix = "_CONNECTION_STRING";
 constexpr std::string_view kAppNameSuffix = "_APPLICATION_NAME";
+constexpr std::string_view kPgBouncerPrefix = "PGBOUNCER_";
+constexpr std::string_view kServerSuffix = "_SERVER";
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
@@ -49,8 +51,9 @@ class EnvLoader {
     // Secrets first, so that no message below can show one; this includes
     // replica DSNs that end up ignored.
     for (const auto& [name, value] : env_) {
-      if (name == "DATABASE_URL" ||
-          (StartsWith(name, kReplicaPrefix) && EndsWith(name, kDsnSuffix))) {
+      if (name == "DATABASE_URL" || ((StartsWith(name, kReplicaPrefix) ||
+                                      StartsWith(name, kPgBouncerPrefix)) &&
+                                     EndsWith(name, kDsnSuffix))) {
         RegisterDsnSecrets(value);
       }
     }
@@ -80,12 +83,21 @@ class EnvLoader {
       if (!LoadVar(var, &config)) return std::nullopt;
     }
     if (config.replicas_enabled && !LoadReplicas(&config)) return std::nullopt;
+    if (!LoadPgBouncers(&config)) return std::nullopt;
     std::string key, problem;
     if (!CheckServers(config, &key, &problem)) {
       // Names are fixed (primary, replica<N>), so only application names of
       // replicas can collide: key is "replicas[I].application_name".
       const long index = std::stol(key.substr(key.find('[') + 1));
       Fail(ReplicaVar(index + 1, kAppNameSuffix), problem);
+      return std::nullopt;
+    }
+    if (!CheckPgBouncers(config, &key, &problem)) {
+      // Names are fixed (pgbouncer<N>): only `server` can be wrong.
+      const long index = std::stol(key.substr(key.find('[') + 1));
+      Fail(std::string(kPgBouncerPrefix) + std::to_string(index + 1) +
+               std::string(kServerSuffix),
+           problem);
       return std::nullopt;
     }
     return config;
@@ -156,6 +168,8 @@ class EnvLoader {
       case EnvKind::kIgnored:
       case EnvKind::kReplicaDsn:
       case EnvKind::kReplicaAppName:
+      case EnvKind::kPgBouncerDsn:
+      case EnvKind::kPgBouncerServer:
         return true;
     }
     return true;
@@ -218,6 +232,68 @@ class EnvLoader {
         return Fail(ReplicaVar(n, kDsnSuffix), problem);
       }
       config->replicas.push_back(std::move(server));
+    }
+    return true;
+  }
+
+  // PGBOUNCER_<N>_CONNECTION_STRING / _SERVER, N = 1.. without gaps.
+  bool LoadPgBouncers(Config* config) {
+    auto var = [](long n, std::string_view suffix) {
+      return std::string(kPgBouncerPrefix) + std::to_string(n) +
+             std::string(suffix);
+    };
+    std::map<long, std::string> dsns, servers;
+    for (const auto& [name, value] : env_) {
+      if (!StartsWith(name, kPgBouncerPrefix)) continue;
+      const std::string_view rest =
+          std::string_view(name).substr(kPgBouncerPrefix.size());
+      std::string_view suffix;
+      if (EndsWith(rest, kDsnSuffix)) {
+        suffix = kDsnSuffix;
+      } else if (EndsWith(rest, kServerSuffix)) {
+        suffix = kServerSuffix;
+      } else {
+        continue;
+      }
+      const std::string_view number =
+          rest.substr(0, rest.size() - suffix.size());
+      if (number.empty() || number.size() > 6 || number[0] == '0' ||
+          number.find_first_not_of("0123456789") != std::string_view::npos) {
+        return Fail(name, "expected PGBOUNCER_<N>" + std::string(suffix) +
+                              " with N = 1, 2, 3, ... (no leading zeros)");
+      }
+      const long n = std::stol(std::string(number));
+      (suffix == kDsnSuffix ? dsns : servers)[n] = value;
+    }
+    for (const auto& [n, server] : servers) {
+      if (!dsns.count(n)) {
+        return Fail(var(n, kServerSuffix),
+                    "set, but " + var(n, kDsnSuffix) + " is not");
+      }
+    }
+    const long last = dsns.empty() ? 0 : dsns.rbegin()->first;
+    for (long n = 1; n <= last; ++n) {
+      if (!dsns.count(n)) {
+        return Fail(var(n, kDsnSuffix),
+                    "not set, but " + var(last, kDsnSuffix) +
+                        " is (pgbouncers are numbered 1, 2, 3, ... without "
+                        "gaps)");
+      }
+    }
+    for (const auto& [n, dsn] : dsns) {
+      PgBouncerConfig p;
+      p.connection.name = "pgbouncer" + std::to_string(n);
+      p.connection.dsn = dsn;
+      if (dsn.empty()) return Fail(var(n, kDsnSuffix), "is empty");
+      if (auto it = servers.find(n); it != servers.end()) {
+        if (it->second.empty()) return Fail(var(n, kServerSuffix), "is empty");
+        p.server = it->second;
+      }
+      std::string problem;
+      if (!FinishServer(&p.connection, &problem)) {
+        return Fail(var(n, kDsnSuffix), problem);
+      }
+      config->pgbouncers.push_back(std::move(p));
     }
     return true;
   }

@@ -238,5 +238,58 @@ TEST_CASE("Seed variables are recognised by name only", "[env]") {
         std::vector<std::string>{"DATABASE_URL", "USE_READ_REPLICAS"});
 }
 
+TEST_CASE("Environment mode: PGBOUNCER_<N>_*", "[env][pgbouncer]") {
+  Env env = {
+      {"DATABASE_URL", kUrl},
+      {"USE_READ_REPLICAS", "true"},
+      {"READ_REPLICA_1_CONNECTION_STRING", "host=replica1 user=app"},
+      {"PGBOUNCER_1_CONNECTION_STRING",
+       "postgresql://adm:envbouncer-1@primary:6432/pgbouncer"},
+      {"PGBOUNCER_1_SERVER", "primary"},
+      {"PGBOUNCER_2_CONNECTION_STRING", "host=replica1 port=6432"},
+      {"PGBOUNCER_2_SERVER", "replica1"},
+      {"PGBOUNCER_3_CONNECTION_STRING", "host=other port=6432"},
+  };
+  std::string error;
+  auto config = LoadConfigFromEnv(env, &error);
+  INFO(error);
+  REQUIRE(config.has_value());
+  REQUIRE(config->pgbouncers.size() == 3);
+  CHECK(config->pgbouncers[0].connection.name == "pgbouncer1");
+  CHECK(config->pgbouncers[0].server == "primary");
+  CHECK(config->pgbouncers[0].connection.endpoint == "primary:6432");
+  CHECK(config->pgbouncers[1].server == "replica1");
+  CHECK(config->pgbouncers[2].server.empty());
+  CHECK(ScrubSecrets("envbouncer-1").find("envbouncer-1") == std::string::npos);
+
+  struct Case {
+    Env add;
+    std::string want;
+  };
+  const std::vector<Case> cases = {
+      {{{"PGBOUNCER_2_SERVER", "replica7"}},
+       "environment: PGBOUNCER_2_SERVER: no server named \"replica7\""},
+      {{{"PGBOUNCER_5_CONNECTION_STRING", "host=x"}},
+       "environment: PGBOUNCER_4_CONNECTION_STRING: not set, but "
+       "PGBOUNCER_5_CONNECTION_STRING is"},
+      {{{"PGBOUNCER_9_SERVER", "primary"}},
+       "environment: PGBOUNCER_9_SERVER: set, but "
+       "PGBOUNCER_9_CONNECTION_STRING is not"},
+      {{{"PGBOUNCER_01_CONNECTION_STRING", "host=x"}},
+       "environment: PGBOUNCER_01_CONNECTION_STRING: expected "
+       "PGBOUNCER_<N>_CONNECTION_STRING"},
+      {{{"PGBOUNCER_3_CONNECTION_STRING", ""}},
+       "environment: PGBOUNCER_3_CONNECTION_STRING: is empty"},
+  };
+  for (const Case& c : cases) {
+    Env e = env;
+    for (const auto& [k, v] : c.add) e[k] = v;
+    CAPTURE(c.want);
+    std::string err;
+    CHECK_FALSE(LoadConfigFromEnv(e, &err));
+    CHECK_THAT(err, Catch::StartsWith(c.want));
+  }
+}
+
 }  // namespace
 }  // namespace pgre

@@ -52,6 +52,8 @@ std::string ActualDefault(const KeyDef& key) {
       return config.replicas.empty() ? "[]" : "?";
     case KeyType::kClusterList:
       return "(none)";
+    case KeyType::kPgBouncerList:
+      return config.pgbouncers.empty() ? "[]" : "?";
   }
   return "?";
 }
@@ -77,6 +79,9 @@ TEST_CASE("The reference documents every key and variable", "[docs]") {
   }
   for (const EnvVarDef& var : EnvVars()) {
     CHECK_THAT(md, Catch::Contains("| `" + std::string(var.name) + "` |"));
+  }
+  for (const PgBouncerKeyDef& key : PgBouncerKeys()) {
+    CHECK_THAT(md, Catch::Contains("| `" + std::string(key.key) + "` |"));
   }
   CHECK_THAT(md, Catch::Contains("the file wins"));
 }

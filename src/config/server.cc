@@ -185,4 +185,37 @@ bool CheckServers(const Config& config, std::string* key,
   return true;
 }
 
+bool CheckPgBouncers(const Config& config, std::string* key,
+                     std::string* problem) {
+  std::map<std::string, std::string> names;  // name -> key of its first use
+  names[config.primary.name] = "primary";
+  for (size_t i = 0; i < config.replicas.size(); ++i) {
+    names.emplace(config.replicas[i].name,
+                  "replicas[" + std::to_string(i) + "]");
+  }
+  const std::map<std::string, std::string> servers = names;
+  for (size_t i = 0; i < config.pgbouncers.size(); ++i) {
+    const PgBouncerConfig& p = config.pgbouncers[i];
+    const std::string at = "pgbouncers[" + std::to_string(i) + "]";
+    auto [it, inserted] = names.emplace(p.connection.name, at);
+    if (!inserted) {
+      *key = at + ".name";
+      *problem = "duplicate name \"" + p.connection.name + "\" (also used by " +
+                 it->second + ")";
+      return false;
+    }
+    if (!p.server.empty() && !servers.count(p.server)) {
+      *key = at + ".server";
+      std::string known;
+      for (const auto& [name, where] : servers) {
+        known += (known.empty() ? "" : ", ") + name;
+      }
+      *problem =
+          "no server named \"" + p.server + "\" in the cluster (" + known + ")";
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace pgre

@@ -65,6 +65,13 @@ class AsyncSessionFactory {
   virtual std::unique_ptr<AsyncSession> Create(const ServerConfig& server,
                                                Duration statement_timeout,
                                                EventLoop* loop) = 0;
+  // A session in simple-query mode, for consoles that speak only the
+  // simple-query protocol (PgBouncer's admin console): no statement is
+  // sent on connect (no SET statement_timeout), and RunBatch sends each
+  // query with PQsendQuery after the previous one's results, never in
+  // pipeline mode nor prepared; deadlines as Create's. Thread-safe.
+  virtual std::unique_ptr<AsyncSession> CreateSimple(const ServerConfig& server,
+                                                     EventLoop* loop) = 0;
 };
 
 }  // namespace pgre

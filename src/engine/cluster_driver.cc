@@ -41,6 +41,14 @@ ClusterDriver::ClusterDriver(
           Changed();
         }));
   }
+  for (std::size_t i = 0; i < config.pgbouncers.size(); ++i) {
+    pgbouncers_.push_back(std::make_unique<PgBouncerWorker>(
+        config.pgbouncers[i], config, loop, sessions, clock,
+        [this, i](const PgBouncerOutcome& out) {
+          cluster_->RecordPgBouncer(static_cast<int>(i), out);
+          Changed();
+        }));
+  }
 }
 
 void ClusterDriver::Start(MonoTime first, bool routing) {
@@ -50,6 +58,11 @@ void ClusterDriver::Start(MonoTime first, bool routing) {
   const auto step = config_.poll_interval / (4 * workers_.size());
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     workers_[i]->Start(now + step * i);
+  }
+  // The pgbouncers after the servers, in the same quarter interval.
+  for (std::size_t i = 0; i < pgbouncers_.size(); ++i) {
+    pgbouncers_[i]->Start(now + step * workers_.size() / 2 +
+                          step * i / (pgbouncers_.size() + 1));
   }
   if (config_.heartbeat.enabled) {
     next_heartbeat_ = now + config_.poll_interval / 2;

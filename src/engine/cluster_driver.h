@@ -1,4 +1,5 @@
-// ClusterDriver: one cluster on one loop: a ServerWorker per server
+// ClusterDriver: one cluster on one loop: a ServerWorker per server, a
+// PgBouncerWorker per configured pgbouncer
 // (staggered over the first poll interval, so that a thousand servers do
 // not start at the same instant), and the routing model's two timers:
 //  - health checks every routing.health_check_interval
@@ -38,6 +39,7 @@
 #include <vector>
 
 #include "cluster/cluster_state.h"
+#include "engine/pgbouncer_worker.h"
 #include "engine/server_worker.h"
 
 namespace pgre {
@@ -85,6 +87,8 @@ class ClusterDriver {
   // heartbeat's table is per cluster).
   std::vector<std::unique_ptr<Collector>> own_collectors_;
   std::vector<std::unique_ptr<ServerWorker>> workers_;  // by server index
+  // By config.pgbouncers index; polled on the same loop, apart.
+  std::vector<std::unique_ptr<PgBouncerWorker>> pgbouncers_;
   MonoTime next_heartbeat_{};
   bool heartbeat_running_ = false;
   std::string heartbeat_error_;  // the last one logged

@@ -33,6 +33,7 @@ struct FakeAsyncServer {
   int unprepared_batches = 0;  // of which RunUnprepared
   std::vector<std::vector<std::string>> batch_log;  // every batch's queries
   Duration statement_timeout{};                     // of the last session
+  bool simple = false;  // the last session was made by CreateSimple
 
   void Answer(const std::string& query, QueryResult result) {
     answers[query] = std::move(result);
@@ -141,6 +142,14 @@ class FakeAsyncSessionFactory : public AsyncSessionFactory {
                                        EventLoop* loop) override {
     auto script = Server(server.name);
     script->statement_timeout = statement_timeout;
+    script->simple = false;
+    return std::make_unique<FakeAsyncSession>(script, loop);
+  }
+  std::unique_ptr<AsyncSession> CreateSimple(const ServerConfig& server,
+                                             EventLoop* loop) override {
+    auto script = Server(server.name);
+    script->statement_timeout = Duration{};
+    script->simple = true;
     return std::make_unique<FakeAsyncSession>(script, loop);
   }
 

@@ -37,10 +37,11 @@ std::string TimeoutMessage(std::string_view what, MonoTime deadline) {
 
 LibpqAsyncSession::LibpqAsyncSession(const ServerConfig& server,
                                      EventLoop* loop, Resolver* resolver,
-                                     Duration statement_timeout)
+                                     Duration statement_timeout, bool simple)
     : dsn_(server.dsn),
       password_(server.password),
       statement_timeout_(statement_timeout),
+      simple_(simple),
       loop_(loop),
       resolver_(resolver),
       watch_(loop, [this](Watch::Ready r) { OnReady(r); }) {
@@ -81,6 +82,8 @@ void LibpqAsyncSession::Close() {
   results_.reset();
   prepared_.Clear();
   batch_queries_.clear();
+  simple_results_.clear();
+  simple_current_.reset();
 }
 
 void LibpqAsyncSession::Fail(std::string message) {
@@ -205,6 +208,12 @@ void LibpqAsyncSession::StepConnect() {
   if (PQsetnonblocking(conn_, 1) != 0) {
     return FailWithLibpq("cannot set nonblocking");
   }
+  if (simple_) {
+    // A console that knows no SET (PgBouncer's): connected as is.
+    state_ = State::kIdle;
+    ConnectDone done = std::move(connect_done_);
+    return done(Status::Ok());
+  }
   // SET statement_timeout, as a one-query batch of its own.
   state_ = State::kSetting;
   const long long ms = std::max<long long>(0, statement_timeout_.count());
@@ -245,6 +254,11 @@ void LibpqAsyncSession::Run(std::vector<std::string> queries,
     });
     return;
   }
+  if (simple_) {
+    batch_queries_ = std::move(queries);
+    simple_results_.clear();
+    return SendSimple();
+  }
   state_ = State::kFlushing;
   std::vector<bool> preparing;
   if (!libpq_internal::SendPipeline(conn_, queries,
@@ -269,7 +283,55 @@ void LibpqAsyncSession::StepFlush() {
   StepRead();
 }
 
+void LibpqAsyncSession::SendSimple() {
+  state_ = State::kFlushing;
+  simple_current_.reset();
+  const std::string& query = batch_queries_[simple_results_.size()];
+  if (!PQsendQuery(conn_, query.c_str())) {
+    return FailWithLibpq("cannot send queries");
+  }
+  StepFlush();
+}
+
+void LibpqAsyncSession::StepReadSimple() {
+  while (true) {
+    if (PQisBusy(conn_)) {
+      return watch_.Arm(PQsocket(conn_), true, false, deadline_);
+    }
+    PGresult* r = PQgetResult(conn_);
+    if (r != nullptr) {
+      // The first result of the query is its answer; later ones (none for
+      // one statement) are dropped.
+      if (!simple_current_) {
+        simple_current_ = libpq_internal::ConvertResult(r);
+      }
+      PQclear(r);
+      continue;
+    }
+    if (PQstatus(conn_) == CONNECTION_BAD) {
+      return FailWithLibpq("connection lost");
+    }
+    if (!simple_current_) {
+      QueryResult none;
+      none.error = "no result";
+      simple_current_ = std::move(none);
+    }
+    simple_results_.push_back(std::move(*simple_current_));
+    simple_current_.reset();
+    if (simple_results_.size() < batch_queries_.size()) return SendSimple();
+    break;
+  }
+  watch_.Cancel();
+  std::vector<QueryResult> results = std::move(simple_results_);
+  simple_results_.clear();
+  batch_queries_.clear();
+  state_ = State::kIdle;
+  BatchDone done = std::move(batch_done_);
+  done(Status::Ok(), std::move(results));
+}
+
 void LibpqAsyncSession::StepRead() {
+  if (simple_) return StepReadSimple();
   switch (results_->Drain(conn_)) {
     case libpq_internal::PipelineResults::kNeedInput:
       return watch_.Arm(PQsocket(conn_), true, false, deadline_);
@@ -318,6 +380,12 @@ std::unique_ptr<AsyncSession> LibpqAsyncSessionFactory::Create(
     const ServerConfig& server, Duration statement_timeout, EventLoop* loop) {
   return std::make_unique<LibpqAsyncSession>(server, loop, resolver_,
                                              statement_timeout);
+}
+
+std::unique_ptr<AsyncSession> LibpqAsyncSessionFactory::CreateSimple(
+    const ServerConfig& server, EventLoop* loop) {
+  return std::make_unique<LibpqAsyncSession>(server, loop, resolver_,
+                                             Duration{}, /*simple=*/true);
 }
 
 }  // namespace pgre

@@ -32,8 +32,11 @@ class LibpqAsyncSession : public AsyncSession {
  public:
   // `resolver` may be null (libpq resolves, on the loop). Every connection
   // sets statement_timeout to `statement_timeout` (0 = none).
+  // With `simple`, the simple-query mode (AsyncSessionFactory::CreateSimple):
+  // no SET on connect, each query of a batch sent with PQsendQuery in turn.
   LibpqAsyncSession(const ServerConfig& server, EventLoop* loop,
-                    Resolver* resolver, Duration statement_timeout);
+                    Resolver* resolver, Duration statement_timeout,
+                    bool simple = false);
   ~LibpqAsyncSession() override;  // Close()s
 
   void Connect(MonoTime deadline, ConnectDone done) override;
@@ -63,6 +66,8 @@ class LibpqAsyncSession : public AsyncSession {
            BatchDone done, bool prepare);
   void StepFlush();
   void StepRead();
+  void SendSimple();  // batch_queries_[simple_results_.size()]
+  void StepReadSimple();
   // Ends the operation in flight with an error (connection closed).
   void Fail(std::string message);
   void FailWithLibpq(const char* fallback);
@@ -71,6 +76,10 @@ class LibpqAsyncSession : public AsyncSession {
   const std::string password_;      // SECRET: from a password_file, or ""
   std::vector<std::string> hosts_;  // of the DSN, when names need resolving
   const Duration statement_timeout_;
+  const bool simple_;
+  // Simple-query mode: the results so far, and the current query's.
+  std::vector<QueryResult> simple_results_;
+  std::optional<QueryResult> simple_current_;
   EventLoop* loop_;
   Resolver* resolver_;
   Watch watch_;
@@ -96,6 +105,8 @@ class LibpqAsyncSessionFactory : public AsyncSessionFactory {
   std::unique_ptr<AsyncSession> Create(const ServerConfig& server,
                                        Duration statement_timeout,
                                        EventLoop* loop) override;
+  std::unique_ptr<AsyncSession> CreateSimple(const ServerConfig& server,
+                                             EventLoop* loop) override;
 
  private:
   Resolver* resolver_;

@@ -223,6 +223,53 @@ Json LagBody(const Snapshot& snap) {
   return j;
 }
 
+// One pgbouncer of the pool endpoint: its state and every pool.
+Json PgBouncerJson(const PgBouncerView& b) {
+  Json j;
+  j["name"] = b.name;
+  j["server"] = b.server.empty() ? Json(nullptr) : Json(b.server);
+  j["endpoint"] = b.endpoint;
+  j["up"] = b.up;
+  j["lastError"] = b.last_error.empty() ? Json(nullptr) : Json(b.last_error);
+  Json pools = Json::array();
+  if (b.sample) {
+    for (const PgBouncerPool& p : b.sample->pools) {
+      std::optional<std::int64_t> size;
+      for (const PgBouncerDatabase& d : b.sample->databases) {
+        if (d.name == p.database) size = d.pool_size;
+      }
+      std::optional<double> utilization;
+      if (size && *size > 0) utilization = double(p.sv_active) / double(*size);
+      pools.push_back({{"database", p.database},
+                       {"user", p.user},
+                       {"poolMode", p.pool_mode},
+                       {"clientActive", p.cl_active},
+                       {"clientWaiting", p.cl_waiting},
+                       {"serverActive", p.sv_active},
+                       {"serverIdle", p.sv_idle},
+                       {"serverUsed", p.sv_used},
+                       {"maxWaitSeconds", p.maxwait_seconds},
+                       {"poolSize", OrNull(size)},
+                       {"utilization", OrNull(utilization)}});
+    }
+    j["maxClientConnections"] = OrNull(b.sample->max_client_conn);
+    j["version"] = b.sample->version;
+  } else {
+    j["maxClientConnections"] = nullptr;
+    j["version"] = nullptr;
+  }
+  j["pools"] = std::move(pools);
+  return j;
+}
+
+Json PgBouncersOf(const Snapshot& snap, const std::string& server) {
+  Json out = Json::array();
+  for (const PgBouncerView& b : snap.pgbouncers) {
+    if (b.server == server) out.push_back(PgBouncerJson(b));
+  }
+  return out;
+}
+
 Json PoolServer(const Snapshot& snap, const ServerView& v) {
   const PoolUsage u = PoolUsageOf(v);
   Json j;
@@ -251,6 +298,8 @@ Json PoolServer(const Snapshot& snap, const ServerView& v) {
   j["appPoolSize"] = OrNull(snap.app_pool_size);
   j["appPoolUtilization"] = OrNull(app_utilization);
   j["status"] = std::string(LevelName(PoolLevel(u.utilization)));
+  // The pgbouncers configured in front of this server.
+  j["pgbouncers"] = PgBouncersOf(snap, v.name);
   return j;
 }
 
@@ -262,7 +311,8 @@ Json PoolBody(const Snapshot& snap) {
     replicas.push_back(PoolServer(snap, *r));
   }
   j["replicas"] = std::move(replicas);
-  j["heartbeatEnabled"] = snap.heartbeat.enabled;
+  // The pgbouncers that front no configured server.
+  j["pgbouncers"] = PgBouncersOf(snap, "");
   j["thresholds"] = {{"warningUtilization", kPoolWarningUtilization},
                      {"criticalUtilization", kPoolCriticalUtilization}};
   j["generatedAt"] = Iso8601(snap.taken_at);

@@ -148,6 +148,38 @@ Snapshot ExampleSnapshot() {
   s.servers[2].routing.routed_reads = 5119;
   s.servers[3].routing.routed_reads = 2048;
   s.servers[3].routing.rotation_changes = 1;
+  // A pgbouncer in front of the primary, its pool full with one client
+  // waiting; and one that fronts no configured server, down.
+  PgBouncerView b;
+  b.name = "bouncer1";
+  b.server = "primary";
+  b.server_index = 0;
+  b.endpoint = "db1:6432";
+  b.polled = b.up = true;
+  PgBouncerSample bs;
+  bs.pools.push_back(PgBouncerPool{.database = "app",
+                                   .user = "app",
+                                   .cl_active = 20,
+                                   .cl_waiting = 1,
+                                   .sv_active = 20,
+                                   .sv_idle = 0,
+                                   .sv_used = 0,
+                                   .maxwait_seconds = 0.5,
+                                   .pool_mode = "transaction"});
+  PgBouncerDatabase db;
+  db.name = db.target = "app";
+  db.pool_size = 20;
+  bs.databases.push_back(db);
+  bs.max_client_conn = 200;
+  bs.version = "PgBouncer 1.18.0";
+  b.sample = bs;
+  s.pgbouncers.push_back(b);
+  PgBouncerView down;
+  down.name = "bouncer-batch";
+  down.endpoint = "batch1:6432";
+  down.polled = true;
+  down.last_error = "connect: connection refused";
+  s.pgbouncers.push_back(down);
   return s;
 }
 

@@ -2,6 +2,7 @@
 
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -331,6 +332,159 @@ void AddCluster(Families& f, const Snapshot& snap) {
   }
 }
 
+// The pool size a pool of `database` gets: its SHOW DATABASES row's.
+std::optional<std::int64_t> PoolSize(const PgBouncerSample& s,
+                                     const std::string& database) {
+  for (const PgBouncerDatabase& d : s.databases) {
+    if (d.name == database) return d.pool_size;
+  }
+  return std::nullopt;
+}
+
+void AddPgBouncer(Families& f, const PgBouncerView& v) {
+  const Labels b = {{"pgbouncer", v.name}, {"server", v.server}};
+  auto with =
+      [&](std::initializer_list<std::pair<std::string, std::string>> more) {
+        Labels l = b;
+        l.insert(l.end(), more.begin(), more.end());
+        return l;
+      };
+  f.Gauge("pg_replica_pgbouncer_up",
+          "Whether the last poll of the pgbouncer's admin console succeeded "
+          "(1) or not (0).",
+          b, B(v.up));
+  f.Gauge("pg_replica_pgbouncer_poll_duration_seconds",
+          "Duration of the last poll of the pgbouncer.", b,
+          v.poll_duration_seconds);
+  f.Counter("pg_replica_pgbouncer_polls_total",
+            "Polls of the pgbouncer that finished, failed ones included.", b,
+            double(v.polls_total));
+  f.Counter("pg_replica_pgbouncer_poll_errors_total",
+            "Polls of the pgbouncer that failed (connect, timeout, or lost "
+            "connection).",
+            b, double(v.poll_errors_total));
+  if (!v.sample) return;
+  const PgBouncerSample& s = *v.sample;
+  for (const auto& [collector, ok] : s.collector_success) {
+    f.Gauge("pg_replica_pgbouncer_collector_success",
+            "Whether the collector (one SHOW command) succeeded in the last "
+            "poll.",
+            with({{"collector", collector}}), B(ok));
+  }
+  if (!s.version.empty()) {
+    f.Gauge("pg_replica_pgbouncer_version_info",
+            "The pgbouncer's SHOW VERSION, as a label; always 1.",
+            with({{"version", s.version}}), 1);
+  }
+  double clients = 0;
+  for (const PgBouncerPool& p : s.pools) {
+    const Labels l = with({{"database", p.database}, {"user", p.user}});
+    clients += double(p.cl_active + p.cl_waiting);
+    f.Gauge("pg_replica_pgbouncer_pool_client_active_connections",
+            "Client connections of the pool linked to a server connection "
+            "or idle (cl_active).",
+            l, double(p.cl_active));
+    f.Gauge("pg_replica_pgbouncer_pool_client_waiting_connections",
+            "Client connections of the pool waiting for a server connection "
+            "(cl_waiting).",
+            l, double(p.cl_waiting));
+    f.Gauge("pg_replica_pgbouncer_pool_server_active_connections",
+            "Server connections of the pool linked to a client (sv_active).", l,
+            double(p.sv_active));
+    f.Gauge("pg_replica_pgbouncer_pool_server_idle_connections",
+            "Server connections of the pool unused and ready (sv_idle).", l,
+            double(p.sv_idle));
+    f.Gauge("pg_replica_pgbouncer_pool_server_used_connections",
+            "Server connections of the pool idle longer than "
+            "server_check_delay, to be checked before reuse (sv_used).",
+            l, double(p.sv_used));
+    f.Gauge("pg_replica_pgbouncer_pool_maxwait_seconds",
+            "How long the pool's oldest waiting client has waited "
+            "(maxwait + maxwait_us).",
+            l, p.maxwait_seconds);
+    f.Gauge("pg_replica_pgbouncer_pool_info",
+            "The pool's mode as a label; always 1.",
+            with({{"database", p.database},
+                  {"user", p.user},
+                  {"pool_mode", p.pool_mode}}),
+            1);
+    const auto size = PoolSize(s, p.database);
+    if (size && *size > 0) {
+      f.Gauge("pg_replica_pgbouncer_pool_utilization_ratio",
+              "Server connections of the pool linked to a client "
+              "(sv_active) over the database's pool_size (0..1).",
+              l, double(p.sv_active) / double(*size));
+    }
+  }
+  for (const PgBouncerDatabase& d : s.databases) {
+    const Labels l = with({{"database", d.name}});
+    f.Gauge("pg_replica_pgbouncer_database_pool_size",
+            "The database's pool_size: most server connections per pool.", l,
+            double(d.pool_size));
+    f.Gauge("pg_replica_pgbouncer_database_max_connections",
+            "The database's max_db_connections (0: unlimited).", l,
+            double(d.max_connections));
+    f.Gauge("pg_replica_pgbouncer_database_current_connections",
+            "Server connections of the database, every pool.", l,
+            double(d.current_connections));
+  }
+  for (const PgBouncerStats& x : s.stats) {
+    const Labels l = with({{"database", x.database}});
+    f.Counter("pg_replica_pgbouncer_transactions_total",
+              "SQL transactions pooled (total_xact_count).", l,
+              x.total_xact_count);
+    f.Counter("pg_replica_pgbouncer_queries_total",
+              "SQL queries pooled (total_query_count).", l,
+              x.total_query_count);
+    f.Counter("pg_replica_pgbouncer_received_bytes_total",
+              "Bytes received from clients (total_received).", l,
+              x.total_received);
+    f.Counter("pg_replica_pgbouncer_sent_bytes_total",
+              "Bytes sent to clients (total_sent).", l, x.total_sent);
+    f.Counter("pg_replica_pgbouncer_transaction_time_seconds_total",
+              "Time spent in transactions, idle in transaction included "
+              "(total_xact_time).",
+              l, x.total_xact_time);
+    f.Counter("pg_replica_pgbouncer_query_time_seconds_total",
+              "Time spent actively running queries (total_query_time).", l,
+              x.total_query_time);
+    f.Counter("pg_replica_pgbouncer_wait_time_seconds_total",
+              "Time clients spent waiting for a server (total_wait_time).", l,
+              x.total_wait_time);
+    f.Gauge("pg_replica_pgbouncer_transactions_per_second",
+            "Average transactions per second in the last stats period "
+            "(avg_xact_count).",
+            l, x.avg_xact_count);
+    f.Gauge("pg_replica_pgbouncer_queries_per_second",
+            "Average queries per second in the last stats period "
+            "(avg_query_count).",
+            l, x.avg_query_count);
+    f.Gauge("pg_replica_pgbouncer_received_bytes_per_second",
+            "Average bytes received per second (avg_recv).", l, x.avg_recv);
+    f.Gauge("pg_replica_pgbouncer_sent_bytes_per_second",
+            "Average bytes sent per second (avg_sent).", l, x.avg_sent);
+    f.Gauge("pg_replica_pgbouncer_avg_transaction_duration_seconds",
+            "Average transaction duration (avg_xact_time).", l,
+            x.avg_xact_time);
+    f.Gauge("pg_replica_pgbouncer_avg_query_duration_seconds",
+            "Average query duration (avg_query_time).", l, x.avg_query_time);
+    f.Gauge("pg_replica_pgbouncer_avg_wait_duration_seconds",
+            "Average time clients waited for a server (avg_wait_time).", l,
+            x.avg_wait_time);
+  }
+  if (s.max_client_conn) {
+    f.Gauge("pg_replica_pgbouncer_max_client_connections",
+            "The pgbouncer's max_client_conn.", b, double(*s.max_client_conn));
+    if (*s.max_client_conn > 0 && s.collector_success.count("pools") &&
+        s.collector_success.at("pools")) {
+      f.Gauge("pg_replica_pgbouncer_client_utilization_ratio",
+              "Client connections of every pool (cl_active + cl_waiting) "
+              "over max_client_conn (0..1).",
+              b, clients / double(*s.max_client_conn));
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& snapshot) {
@@ -340,6 +494,7 @@ std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& snapshot) {
     AddLagAndRouting(f, snapshot, v);
   }
   AddCluster(f, snapshot);
+  for (const PgBouncerView& v : snapshot.pgbouncers) AddPgBouncer(f, v);
   if (snapshot.routing_active) {
     for (const ServerView& v : snapshot.servers) AddSynthetic(f, v);
     f.Gauge("pg_replica_read_failover_active",

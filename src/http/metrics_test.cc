@@ -208,5 +208,91 @@ TEST_CASE("the text format escapes hostile label values", "[metrics]") {
   CHECK(text.find("server=\"evil\\\"\\n\\\\name\"") != std::string::npos);
 }
 
+TEST_CASE("pgbouncer series: pools, utilization, stats, down",
+          "[metrics][pgbouncer]") {
+  Snapshot s = Base();
+  PgBouncerView b;
+  b.name = "bouncer1";
+  b.server = "primary";
+  b.polled = b.up = true;
+  b.polls_total = 3;
+  b.poll_duration_seconds = 0.004;
+  PgBouncerSample x;
+  PgBouncerPool pool;
+  pool.database = "app";
+  pool.user = "u";
+  pool.cl_active = 4;
+  pool.cl_waiting = 3;
+  pool.sv_active = 9;
+  pool.sv_used = 1;
+  pool.maxwait_seconds = 2.5;
+  pool.pool_mode = "transaction";
+  x.pools.push_back(pool);
+  PgBouncerDatabase db;
+  db.name = "app";
+  db.pool_size = 10;
+  db.current_connections = 10;
+  x.databases.push_back(db);
+  PgBouncerStats st;
+  st.database = "app";
+  st.total_xact_count = 42;
+  st.total_wait_time = 1.25;
+  st.avg_query_time = 0.002;
+  x.stats.push_back(st);
+  x.max_client_conn = 70;
+  x.version = "PgBouncer 1.18.0";
+  x.collector_success = {{"pools", true},
+                         {"stats", true},
+                         {"databases", true},
+                         {"config", true},
+                         {"version", false}};
+  b.sample = x;
+  s.pgbouncers.push_back(b);
+  auto f = BuildMetricFamilies(s);
+  using L = std::vector<std::pair<std::string, std::string>>;
+  const L pl = {{"cluster", "main"},
+                {"pgbouncer", "bouncer1"},
+                {"server", "primary"},
+                {"database", "app"},
+                {"user", "u"}};
+  CHECK(Find(f, "pg_replica_pgbouncer_up", {{"pgbouncer", "bouncer1"}}) == 1);
+  CHECK(Find(f, "pg_replica_pgbouncer_pool_client_waiting_connections", pl) ==
+        3);
+  CHECK(Find(f, "pg_replica_pgbouncer_pool_maxwait_seconds", pl) == 2.5);
+  // sv_active over pool_size; sv_used does not count.
+  CHECK(Find(f, "pg_replica_pgbouncer_pool_utilization_ratio", pl) ==
+        Approx(0.9));
+  CHECK(Find(f, "pg_replica_pgbouncer_client_utilization_ratio",
+             {{"pgbouncer", "bouncer1"}}) == Approx(0.1));
+  CHECK(Find(f, "pg_replica_pgbouncer_transactions_total",
+             {{"database", "app"}}) == 42);
+  CHECK(Find(f, "pg_replica_pgbouncer_wait_time_seconds_total",
+             {{"database", "app"}}) == 1.25);
+  CHECK(Find(f, "pg_replica_pgbouncer_collector_success",
+             {{"collector", "version"}}) == 0);
+  CHECK(Find(f, "pg_replica_pgbouncer_pool_info",
+             {{"pool_mode", "transaction"}}) == 1);
+  const std::string text = prometheus::TextSerializer().Serialize(f);
+  CHECK_THAT(text,
+             Catch::Contains(
+                 "# TYPE pg_replica_pgbouncer_transactions_total counter"));
+  CHECK_THAT(text,
+             Catch::Contains("pg_replica_pgbouncer_up{cluster=\"main\","
+                             "pgbouncer=\"bouncer1\",server=\"primary\"} 1"));
+  // Every server series is the same with and without the pgbouncer.
+  Snapshot without = s;
+  without.pgbouncers.clear();
+  const std::string plain =
+      prometheus::TextSerializer().Serialize(BuildMetricFamilies(without));
+  CHECK(text.find(plain.substr(0, plain.find("# HELP"))) == 0);
+
+  // Down: up 0, no pool series.
+  s.pgbouncers[0].up = false;
+  s.pgbouncers[0].sample.reset();
+  f = BuildMetricFamilies(s);
+  CHECK(Find(f, "pg_replica_pgbouncer_up", {{"pgbouncer", "bouncer1"}}) == 0);
+  CHECK_FALSE(Find(f, "pg_replica_pgbouncer_pool_utilization_ratio", pl));
+}
+
 }  // namespace
 }  // namespace pgre
