@@ -40,8 +40,12 @@ YAML
 }
 stop_agent() { kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true; agent_pid=""; }
 
-# 1. The baseline: an idle primary polled by the agent, heartbeat off.
+# A warm-up first: the new cluster's own start-up WAL (checkpoints, the
+# replica's slot) stays out of both windows.
 run_agent false
+sleep 30  # warm-up time, not a wait for a state
+
+# 1. The baseline: the idle primary polled by the agent, heartbeat off.
 # Each window starts at a checkpoint, so that both pay the same full-page
 # images (the heartbeat's one page is logged in full once per checkpoint).
 pgc_psql "$PGC_PRIMARY_PORT" "CHECKPOINT" >/dev/null

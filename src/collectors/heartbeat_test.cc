@@ -53,9 +53,9 @@ TEST_CASE("heartbeat statements quote the table and carry the agent's clock",
         "INSERT INTO \"hb\" AS h (id, written_at, seq) VALUES (1, "
         "to_timestamp(1764669600.000001), 1) ON CONFLICT (id) DO UPDATE SET "
         "written_at = EXCLUDED.written_at, seq = h.seq + 1 RETURNING seq");
-  CHECK(IsUndefinedTable(
-      "relation \"hb\" does not exist (SQLSTATE 42P01)"));
-  CHECK_FALSE(IsUndefinedTable("permission denied for table hb (SQLSTATE 42501)"));
+  CHECK(IsUndefinedTable("relation \"hb\" does not exist (SQLSTATE 42P01)"));
+  CHECK_FALSE(
+      IsUndefinedTable("permission denied for table hb (SQLSTATE 42501)"));
 }
 
 }  // namespace

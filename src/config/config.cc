@@ -1,10 +1,10 @@
 // The YAML config file loader.
 #include "config/config.h"
 
-#include <cctype>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -49,7 +49,8 @@ bool ValidHeartbeatTable(const std::string& table) {
     const std::size_t dot = table.find('.', start);
     const std::string part = table.substr(start, dot - start);
     if (part.empty() || part.size() > 63 ||
-        !(std::isalpha(static_cast<unsigned char>(part[0])) || part[0] == '_')) {
+        !(std::isalpha(static_cast<unsigned char>(part[0])) ||
+          part[0] == '_')) {
       return false;
     }
     for (char c : part) {
@@ -411,7 +412,8 @@ class YamlLoader {
         } else if (text == "false") {
           *def.bool_field(*config) = false;
         } else {
-          return Fail(line, path, "expected true or false, got \"" + text + "\"");
+          return Fail(line, path,
+                      "expected true or false, got \"" + text + "\"");
         }
         return true;
       }

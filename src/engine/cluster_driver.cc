@@ -109,8 +109,8 @@ void ClusterDriver::WriteHeartbeat(int server, bool create) {
   statements.push_back(HeartbeatWriteSql(table, wall));
   heartbeat_running_ = true;
   workers_[server]->QueueStatements(
-      std::move(statements),
-      [this, server, create, wall, table](Status s, std::vector<QueryResult> r) {
+      std::move(statements), [this, server, create, wall, table](
+                                 Status s, std::vector<QueryResult> r) {
         heartbeat_running_ = false;
         std::string error;
         std::optional<std::int64_t> seq;
@@ -142,8 +142,7 @@ void ClusterDriver::WriteHeartbeat(int server, bool create) {
           }
           heartbeat_error_ = error;
         }
-        cluster_->RecordHeartbeatWrite(server, error.empty(), error, seq,
-                                       wall);
+        cluster_->RecordHeartbeatWrite(server, error.empty(), error, seq, wall);
         Changed();
       });
 }

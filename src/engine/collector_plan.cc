@@ -64,8 +64,7 @@ void CollectorPlan::Fill(const std::vector<QueryResult>& results,
     const Collector& c = *(*collectors_)[active_[k]];
     const QueryResult& result = results[k];
     std::string error =
-        result.ok ? ""
-                  : (result.error.empty() ? "query failed" : result.error);
+        result.ok ? "" : (result.error.empty() ? "query failed" : result.error);
     if (result.ok) {
       Status parsed = c.Parse(result, &out->sample);
       if (!parsed.ok()) error = parsed.message();

@@ -42,9 +42,9 @@ class CollectorPlan {
  private:
   std::string server_name_;
   const std::vector<std::unique_ptr<Collector>>* collectors_;
-  std::vector<std::size_t> active_;   // indexes into *collectors_
-  std::vector<std::string> queries_;  // of the active collectors
-  int version_ = -1;                  // of the last ForVersion
+  std::vector<std::size_t> active_;            // indexes into *collectors_
+  std::vector<std::string> queries_;           // of the active collectors
+  int version_ = -1;                           // of the last ForVersion
   std::map<std::string, std::string> errors_;  // failing collector -> error
 };
 

@@ -30,7 +30,7 @@ struct FakeAsyncServer {
   std::map<std::string, QueryResult> answers;
   int connects = 0;
   int batches = 0;
-  int unprepared_batches = 0;  // of which RunUnprepared
+  int unprepared_batches = 0;                       // of which RunUnprepared
   std::vector<std::vector<std::string>> batch_log;  // every batch's queries
   Duration statement_timeout{};                     // of the last session
   bool simple = false;  // the last session was made by CreateSimple

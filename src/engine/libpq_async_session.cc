@@ -236,8 +236,8 @@ void LibpqAsyncSession::RunUnprepared(std::vector<std::string> queries,
   Run(std::move(queries), deadline, std::move(done), false);
 }
 
-void LibpqAsyncSession::Run(std::vector<std::string> queries,
-                            MonoTime deadline, BatchDone done, bool prepare) {
+void LibpqAsyncSession::Run(std::vector<std::string> queries, MonoTime deadline,
+                            BatchDone done, bool prepare) {
   if (!IsConnected() || Busy()) {
     loop_->Post([g = generation_, mine = *generation_, done = std::move(done)] {
       if (*g == mine) done(Status::Error("not connected"), {});

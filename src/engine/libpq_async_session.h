@@ -62,8 +62,8 @@ class LibpqAsyncSession : public AsyncSession {
   void OnReady(Watch::Ready ready);
   void StepConnect();
   void StartBatch(std::vector<std::string> queries);
-  void Run(std::vector<std::string> queries, MonoTime deadline,
-           BatchDone done, bool prepare);
+  void Run(std::vector<std::string> queries, MonoTime deadline, BatchDone done,
+           bool prepare);
   void StepFlush();
   void StepRead();
   void SendSimple();  // batch_queries_[simple_results_.size()]

@@ -133,8 +133,7 @@ void ServerWorker::RunOp() {
     case OpKind::kProbe:
       return session_->RunBatch(probe_query_, deadline, std::move(done));
     case OpKind::kStatements:
-      return session_->RunUnprepared(op.statements, deadline,
-                                     std::move(done));
+      return session_->RunUnprepared(op.statements, deadline, std::move(done));
   }
 }
 

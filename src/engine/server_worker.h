@@ -43,8 +43,7 @@ class ServerWorker {
  public:
   using PollDone = std::function<void(const PollOutcome&)>;
   using ProbeDone = std::function<void(ProbeResult)>;
-  using StatementsDone =
-      std::function<void(Status, std::vector<QueryResult>)>;
+  using StatementsDone = std::function<void(Status, std::vector<QueryResult>)>;
 
   // REQUIRES: every pointer outlives the worker.
   ServerWorker(const ServerConfig& server, const Config& config,

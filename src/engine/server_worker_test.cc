@@ -305,7 +305,8 @@ TEST_CASE("with routing.check_heartbeat a synthetic read checks visibility",
   REQUIRE(probe);
   CHECK(probe->ok);
   REQUIRE(f.fake->batch_log.size() >= 1);
-  CHECK(f.fake->batch_log.back() == std::vector<std::string>{"SELECT 1", check});
+  CHECK(f.fake->batch_log.back() ==
+        std::vector<std::string>{"SELECT 1", check});
 
   answer("t", std::to_string(now - 7.25));
   probe = f.Probe();

@@ -103,9 +103,10 @@ TEST_CASE("heartbeat lag follows the wall time through a pause and a restart",
   CHECK(agent.Metric("pg_replica_heartbeat_write_errors_total") == 0.0);
 }
 
-TEST_CASE("heartbeat without the right to create or write the table: one "
-          "clear error, the WAL-position lag keeps working",
-          "[heartbeat]") {
+TEST_CASE(
+    "heartbeat without the right to create or write the table: one "
+    "clear error, the WAL-position lag keeps working",
+    "[heartbeat]") {
   // The DSNs use `monitor` (pg_monitor, no CREATE on schema public).
   TestCluster cluster(ClusterOptions{.replicas = 1, .password = "s3cret-Hb"});
   AgentOptions options = HeartbeatOptions();
