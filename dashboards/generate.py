@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "scripts"))
 
 import thresholds  # noqa: E402
 from grafana import (  # noqa: E402
-    ALL_STOPPED, HEALTHY, REPLAY_PAUSED, REPLICA_STOPPED, SLOT_INACTIVE,
+    ALL_STOPPED, HEALTHY, PGBOUNCER, REPLAY_PAUSED, REPLICA_STOPPED, SLOT_INACTIVE,
     Annotation, Bars, Dashboard, Q, Row, Series, Stat, States, Table, Variable,
     label, override, steps, value, value_map)
 
@@ -48,6 +48,7 @@ def short(name):
 LAG_TARGET, LAG_ALERT = short("lag.target"), short("lag.alert")
 POOL_WARN, POOL_CRIT = short("pool.warning"), short("pool.critical")
 SLOT_LIMIT, POLL_STALE = short("slot.retained_wal"), short("poll.stale")
+MAXWAIT = short("pgbouncer.maxwait")
 POLL_ERRORS_WINDOW = T["window.poll_errors"].format()
 CHANGES_WINDOW = T["window.dashboard_changes"].format()
 
@@ -61,6 +62,7 @@ CONN_STEPS = steps((OK, None), (WARN, T["pool.warning"].value),
                    (CRIT, T["pool.critical"].value))
 SLOT_STEPS = steps((OK, None), (CRIT, T["slot.retained_wal"].value))
 POLL_STEPS = steps((OK, None), (CRIT, T.seconds("poll.stale")))
+MAXWAIT_STEPS = steps((OK, None), (CRIT, T.seconds("pgbouncer.maxwait")))
 ONE_IS_OK = steps((CRIT, None), (OK, 1))
 ONE_IS_BAD = steps((OK, None), (CRIT, 1))
 PLAIN = steps(("blue", None))
@@ -471,15 +473,72 @@ OVERVIEW_EXPORTER = [
           scenarios=(HEALTHY,), w=8),
 ]
 
+# PgBouncer series carry `server` (the server a pgbouncer fronts, "" for
+# none): the overview selects by cluster only, so that pgbouncers without a
+# server show too; the server detail matches server="$server".
+POOL = "pgbouncer, database, user"
+POOL_LEGEND = "{{pgbouncer}} {{database}}/{{user}}"
+
+
+def per_pool(metric, sel=C):
+    return f"max by ({POOL}) ({metric}{{{sel}}})"
+
+
+OVERVIEW_PGBOUNCER = [
+    Row("PgBouncer"),
+    States("PgBouncer up",
+           [Q(f"max by (pgbouncer) (pg_replica_pgbouncer_up{{{C}}})",
+              "{{pgbouncer}}")],
+           doc="pg_replica_pgbouncer_up: whether the last poll of each "
+           "configured pgbouncer's admin console (pgbouncers) succeeded. "
+           "Alert: PgBouncerDown. Empty without pgbouncers configured.",
+           scenarios=(PGBOUNCER,), mappings=UP_MAP, w=8, h=7),
+    Series("Pool utilization (sv_active / pool_size)",
+           [Q(per_pool("pg_replica_pgbouncer_pool_utilization_ratio"),
+              POOL_LEGEND)],
+           doc=f"pg_replica_pgbouncer_pool_utilization_ratio per pool "
+           f"(database/user): server connections linked to a client over the "
+           f"database's pool_size. At 100 % new transactions wait. Dashed "
+           f"lines: {POOL_WARN} (PgBouncerPoolUtilizationHigh) and "
+           f"{POOL_CRIT} (PgBouncerPoolUtilizationCritical).",
+           scenarios=(PGBOUNCER,), unit="percentunit", thresholds=CONN_STEPS,
+           threshold_lines=True, max=1, w=16, h=7),
+    Series("Clients waiting", [
+        Q(per_pool("pg_replica_pgbouncer_pool_client_waiting_connections"),
+          POOL_LEGEND)],
+           doc="pg_replica_pgbouncer_pool_client_waiting_connections "
+           "(SHOW POOLS cl_waiting): clients waiting for a server connection "
+           "of their pool. Non-zero for more than an instant means the pool "
+           "is exhausted.",
+           scenarios=(PGBOUNCER,), decimals=0, w=8, h=7),
+    Series("Oldest waiting client (maxwait)", [
+        Q(per_pool("pg_replica_pgbouncer_pool_maxwait_seconds"), POOL_LEGEND)],
+           doc=f"pg_replica_pgbouncer_pool_maxwait_seconds (SHOW POOLS maxwait "
+           f"+ maxwait_us): how long the oldest waiting client of each pool has "
+           f"waited. Dashed line: {MAXWAIT} (PgBouncerClientsWaiting).",
+           scenarios=(PGBOUNCER,), unit="s", thresholds=MAXWAIT_STEPS,
+           threshold_lines=True, w=8, h=7),
+    Series("Client connections / max_client_conn", [
+        Q(f"max by (pgbouncer) "
+          f"(pg_replica_pgbouncer_client_utilization_ratio{{{C}}})",
+          "{{pgbouncer}}")],
+           doc="pg_replica_pgbouncer_client_utilization_ratio: every pool's "
+           "cl_active + cl_waiting over max_client_conn (SHOW CONFIG), the "
+           "agent's own console connection included. At 100 % pgbouncer "
+           "refuses new clients.",
+           scenarios=(PGBOUNCER,), unit="percentunit", max=1, w=8, h=7),
+]
+
 OVERVIEW = Dashboard(
     uid="pg-replica-overview", title="PostgreSQL replicas: overview",
     doc="pg_replica_exporter: a PostgreSQL primary and its streaming read "
     "replicas: availability, replication lag, connections, read routing, "
-    "replication slots and the exporter's own polling.",
+    "replication slots, PgBouncer pools and the exporter's own polling.",
     variables=[CLUSTER_VARIABLE, server_variable(multi=True), JOB_VARIABLE],
     annotations=[ALERTS_ANNOTATION],
     specs=(OVERVIEW_CLUSTER + OVERVIEW_LAG + OVERVIEW_CONNECTIONS
-           + OVERVIEW_ROUTING + OVERVIEW_SLOTS + OVERVIEW_EXPORTER),
+           + OVERVIEW_ROUTING + OVERVIEW_SLOTS + OVERVIEW_PGBOUNCER
+           + OVERVIEW_EXPORTER),
     tags=TAGS, links=DASHBOARD_LINKS)
 
 # ---------------------------------------------------------------------------
@@ -682,13 +741,41 @@ DETAIL_POLLING = [
            scenarios=(HEALTHY,), mappings=OK_MAP, w=8, h=7),
 ]
 
+DETAIL_PGBOUNCER = [
+    Row("PgBouncer pools fronting $server"),
+    Series("Pool utilization (sv_active / pool_size)", [
+        Q(per_pool("pg_replica_pgbouncer_pool_utilization_ratio", S),
+          POOL_LEGEND)],
+           doc=f"The pools of the pgbouncers configured with server: $server "
+           f"(pgbouncers), server connections linked to a client over "
+           f"pool_size. Dashed lines: {POOL_WARN} and {POOL_CRIT} "
+           f"(PgBouncerPoolUtilizationHigh / Critical). Empty when no "
+           f"pgbouncer fronts this server.",
+           scenarios=(PGBOUNCER,), unit="percentunit", thresholds=CONN_STEPS,
+           threshold_lines=True, max=1, h=7),
+    Series("Clients waiting and maxwait", [
+        Q(per_pool("pg_replica_pgbouncer_pool_client_waiting_connections", S),
+          POOL_LEGEND + " waiting"),
+        Q(per_pool("pg_replica_pgbouncer_pool_maxwait_seconds", S),
+          POOL_LEGEND + " maxwait")],
+           doc=f"Clients waiting for a server connection (left axis) and how "
+           f"long the oldest has waited (right axis, seconds; "
+           f"PgBouncerClientsWaiting over {MAXWAIT}).",
+           scenarios=(PGBOUNCER,), decimals=0,
+           overrides=[override(".* maxwait", ("unit", "s"), ("decimals", 1),
+                               ("custom.axisPlacement", "right"),
+                               regex=True)],
+           h=7),
+]
+
 SERVER_DETAIL = Dashboard(
     uid="pg-replica-server", title="PostgreSQL replicas: server detail",
     doc="pg_replica_exporter: one server of a cluster in detail.",
     variables=[CLUSTER_VARIABLE, server_variable(multi=False)],
     annotations=[ALERTS_ANNOTATION],
     specs=(DETAIL_STATUS + DETAIL_REPLICATION + DETAIL_CONNECTIONS
-           + DETAIL_ROUTING + DETAIL_SLOTS + DETAIL_POLLING),
+           + DETAIL_ROUTING + DETAIL_SLOTS + DETAIL_PGBOUNCER
+           + DETAIL_POLLING),
     tags=TAGS, links=DASHBOARD_LINKS)
 
 DASHBOARDS = {

@@ -17,16 +17,19 @@ SCHEMA_VERSION = 37
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
 # The scenarios tests/e2e/dashboards_test.cc drives against a real cluster
-# (a primary, three streaming replicas, the agent, Prometheus with the
-# shipped rules); every query must return a result in each scenario it
-# declares.
+# (a primary, three streaming replicas, pgbouncers in front of the primary
+# and replica1, the agent, Prometheus with the shipped rules); every query
+# must return a result in each scenario it declares.
 HEALTHY = "healthy"  # everything up and streaming, idle primary
 REPLAY_PAUSED = "replay_paused"  # replica1's replay paused, primary writing
 REPLICA_STOPPED = "replica_stopped"  # replica2 stopped
 ALL_STOPPED = "all_replicas_stopped"  # every replica stopped: read failover
 SLOT_INACTIVE = "slot_inactive"  # a physical slot without consumer
+# a pgbouncer in front of the primary and one in front of replica1, the
+# primary's pool exhausted and a client waiting in it
+PGBOUNCER = "pgbouncer"
 SCENARIOS = (HEALTHY, REPLAY_PAUSED, REPLICA_STOPPED, ALL_STOPPED,
-             SLOT_INACTIVE)
+             SLOT_INACTIVE, PGBOUNCER)
 
 
 # ---------------------------------------------------------------------------

@@ -32,6 +32,7 @@
 #include "common/thresholds.h"
 #include "support/agent.h"
 #include "support/cluster.h"
+#include "support/pgbouncer.h"
 #include "support/prometheus_stack.h"
 #include "support/subprocess.h"
 #include "support/wait.h"
@@ -265,13 +266,37 @@ PrometheusOptions PrometheusFor(int port) {
   return options;
 }
 
+// Members are built in order: the cluster, the pgbouncers in front of it,
+// the agent (its config lists them from the start), Prometheus.
 struct Env {
-  // The heartbeat on, so that its panels have data.
-  Env() : agent(cluster, WithHeartbeat()), prom(PrometheusFor(agent.port())) {}
+  // The heartbeat on, so that its panels have data; a pgbouncer in front of
+  // the primary and one in front of replica1 (scenario pgbouncer), pools of
+  // two server connections so that two held clients exhaust one.
+  Env()
+      : primary_bouncer(cluster, {.servers = {TestCluster::kPrimary},
+                                  .pool_size = 2,
+                                  .max_client_conn = 50}),
+        replica_bouncer(
+            cluster, {.servers = {0}, .pool_size = 2, .max_client_conn = 50}),
+        agent(cluster, Options()),
+        prom(PrometheusFor(agent.port())) {}
 
-  static AgentOptions WithHeartbeat() {
+  AgentOptions Options() const {
     AgentOptions options;
-    options.extra_yaml = "heartbeat:\n  enabled: true\n";
+    options.extra_yaml =
+        "heartbeat:\n  enabled: true\n"
+        "pgbouncers:\n"
+        "  - name: bouncer-primary\n"
+        "    dsn: \"" +
+        primary_bouncer.AdminDsn() +
+        "\"\n"
+        "    server: primary\n"
+        "  - name: bouncer-replica1\n"
+        "    dsn: \"" +
+        replica_bouncer.AdminDsn() +
+        "\"\n"
+        "    server: " +
+        cluster.ReplicaName(0) + "\n";
     return options;
   }
 
@@ -314,6 +339,8 @@ struct Env {
   }
 
   TestCluster cluster;
+  TestPgBouncer primary_bouncer;
+  TestPgBouncer replica_bouncer;
   AgentProcess agent;
   PrometheusServer prom;
 };
@@ -585,14 +612,43 @@ TEST_CASE(
       std::string("pg_replica_slot_active{slot=\"") + kOrphanSlot + "\"} == 0");
   prover.Run("slot_inactive", env.Hold());
 
+  {
+    // Both pgbouncers polled; two clients hold the primary's pool (2 of
+    // pool_size 2) and a third waits in it, one holds replica1's; until
+    // Prometheus has the waiting client and its maxwait.
+    env.WaitFor("both pgbouncers up", "pg_replica_pgbouncer_up == 1", 2);
+    env.primary_bouncer.Hold(TestCluster::kPrimary);
+    env.primary_bouncer.Hold(TestCluster::kPrimary);
+    env.primary_bouncer.Wait(TestCluster::kPrimary);
+    env.replica_bouncer.Hold(0);
+    const std::string primary_pool =
+        "{pgbouncer=\"bouncer-primary\", database=\"" +
+        env.primary_bouncer.Database(TestCluster::kPrimary) + "\"}";
+    env.WaitFor(
+        "the primary's pool exhausted",
+        "pg_replica_pgbouncer_pool_utilization_ratio" + primary_pool + " == 1");
+    env.WaitFor("a client waiting in it",
+                "pg_replica_pgbouncer_pool_client_waiting_connections" +
+                    primary_pool + " >= 1");
+    env.WaitFor("its maxwait", "pg_replica_pgbouncer_pool_maxwait_seconds" +
+                                   primary_pool + " > 0");
+    env.WaitFor("replica1's pool",
+                "pg_replica_pgbouncer_pool_utilization_ratio{pgbouncer=\""
+                "bouncer-replica1\"} > 0");
+    prover.Run("pgbouncer", env.Hold());
+    env.primary_bouncer.ReleaseClients();
+    env.replica_bouncer.ReleaseClients();
+  }
+
   std::cout << prover.Summary();
   const auto problems = prover.Problems();
   std::ostringstream text;
   for (const auto& p : problems) text << "  " << p << "\n";
   INFO(problems.size() << " problem(s):\n" << text.str());
   CHECK(problems.empty());
-  // Every scenario ran every query (the server detail's once per server).
-  CHECK(prover.executed() >= 5 * DeclaredProofs().size());
+  // Every scenario (the six of grafana.SCENARIOS) ran every query (the
+  // server detail's once per server).
+  CHECK(prover.executed() >= 6 * DeclaredProofs().size());
 }
 
 }  // namespace
