@@ -160,7 +160,8 @@ constexpr KeyDef kKeys[] = {
             "read it back on every replica at each poll: "
             "`pg_replica_heartbeat_lag_seconds`. Needs a role that may "
             "write that table (see the README's Heartbeat section); an idle "
-            "primary then writes a little WAL (about 40 MB a day at 1s).",
+            "primary then writes a little WAL (at most about 32 MB a day at "
+            "1s, measured by scripts/heartbeat-wal.sh).",
      .bool_field = [](Config& c) { return &c.heartbeat.enabled; }},
     {.path = "heartbeat.interval",
      .type = KeyType::kDuration,
