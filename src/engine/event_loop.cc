@@ -119,6 +119,7 @@ void Watch::Arm(int fd, bool read, bool write,
                  this);
   }
   armed_ = true;
+  deadline_ = deadline;
   if (deadline) {
     const timeval tv = Until(*deadline);
     event_add(ev_, &tv);
@@ -140,6 +141,13 @@ void Watch::OnEvent(int, short what, void* self) {
   ready.readable = (what & EV_READ) != 0;
   ready.writable = (what & EV_WRITE) != 0;
   ready.timed_out = (what & EV_TIMEOUT) != 0;
+  if (what == EV_TIMEOUT && w->deadline_ &&
+      Clock::Real()->Now() < *w->deadline_) {
+    // Woken early: wait for the rest (the event keeps its fd and events).
+    const timeval tv = Until(*w->deadline_);
+    event_add(w->ev_, &tv);
+    return;
+  }
   // One shot: the event is spent (not pending). The callback may Arm()
   // again or even destroy this Watch, so nothing of `w` is used after it.
   w->armed_ = false;

@@ -71,7 +71,9 @@ class Watch {
   Watch(const Watch&) = delete;
   Watch& operator=(const Watch&) = delete;
 
-  // fd < 0: deadline only. No deadline: wait for the socket alone.
+  // fd < 0: deadline only. No deadline: wait for the socket alone. The
+  // callback never sees timed_out before `deadline` (libevent's coarse,
+  // cached clock may wake it a few milliseconds early: it waits again).
   void Arm(int fd, bool read, bool write, std::optional<MonoTime> deadline);
   void Cancel();
   bool armed() const;
@@ -83,6 +85,7 @@ class Watch {
   std::function<void(Ready)> callback_;
   event* ev_ = nullptr;
   bool armed_ = false;
+  std::optional<MonoTime> deadline_;  // of the last Arm
 };
 
 }  // namespace pgre
