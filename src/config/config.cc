@@ -456,6 +456,27 @@ class YamlLoader {
     return Fail(line, path, "unsupported key type");
   }
 
+  // The keys of the mapping `value` at `path`, in order: each must be a
+  // plain string, not seen before (recorded in *seen and in lines_), then is
+  // handed to `load(name, "path.name", line, key node, value node)`. Stops at
+  // the first failure. REQUIRES: value.IsMap().
+  template <typename Load>
+  bool EachKey(const YAML::Node& value, const std::string& path,
+               std::set<std::string>* seen, Load&& load) {
+    for (const auto& kv : value) {
+      if (!kv.first.IsScalar()) {
+        return Fail(LineOf(kv.first), path, "keys must be plain strings");
+      }
+      const std::string& name = kv.first.Scalar();
+      const std::string key = path + "." + name;
+      const int line = LineOf(kv.first);
+      if (!seen->insert(name).second) return Fail(line, key, "duplicate key");
+      lines_[key] = line;
+      if (!load(name, key, line, kv.first, kv.second)) return false;
+    }
+    return true;
+  }
+
   bool LoadPgBouncer(const YAML::Node& value, const std::string& path,
                      PgBouncerConfig* pgbouncer) {
     if (!value.IsMap()) {
@@ -464,25 +485,23 @@ class YamlLoader {
                       std::string(Describe(value)));
     }
     std::set<std::string> seen;
-    for (const auto& kv : value) {
-      if (!kv.first.IsScalar()) {
-        return Fail(LineOf(kv.first), path, "keys must be plain strings");
-      }
-      const std::string& name = kv.first.Scalar();
-      const std::string key = path + "." + name;
-      const int line = LineOf(kv.first);
-      if (!seen.insert(name).second) return Fail(line, key, "duplicate key");
-      lines_[key] = line;
-      const PgBouncerKeyDef* def = nullptr;
-      for (const PgBouncerKeyDef& d : PgBouncerKeys()) {
-        if (d.key == name) def = &d;
-      }
-      if (def == nullptr) return Fail(line, key, "unknown key");
-      std::string text;
-      if (!Scalar(kv.first, kv.second, key, "a string", &text)) return false;
-      if (text.empty()) return Fail(line, key, "must not be empty");
-      *def->string_field(*pgbouncer) = text;
-    }
+    const bool loaded =
+        EachKey(value, path, &seen,
+                [&](const std::string& name, const std::string& key, int line,
+                    const YAML::Node& key_node, const YAML::Node& v) {
+                  const PgBouncerKeyDef* def = nullptr;
+                  for (const PgBouncerKeyDef& d : PgBouncerKeys()) {
+                    if (d.key == name) def = &d;
+                  }
+                  if (def == nullptr) return Fail(line, key, "unknown key");
+                  std::string text;
+                  if (!Scalar(key_node, v, key, "a string", &text))
+                    return false;
+                  if (text.empty()) return Fail(line, key, "must not be empty");
+                  *def->string_field(*pgbouncer) = text;
+                  return true;
+                });
+    if (!loaded) return false;
     for (const PgBouncerKeyDef& def : PgBouncerKeys()) {
       if (def.required && !seen.count(std::string(def.key))) {
         return Fail(LineOf(value), path + "." + std::string(def.key),
@@ -507,39 +526,32 @@ class YamlLoader {
     }
     if (!replica) server->name = "primary";
     std::set<std::string> seen;
-    for (const auto& kv : value) {
-      if (!kv.first.IsScalar()) {
-        return Fail(LineOf(kv.first), path, "keys must be plain strings");
-      }
-      const std::string& name = kv.first.Scalar();
-      const std::string key = path + "." + name;
-      const int line = LineOf(kv.first);
-      if (!seen.insert(name).second) return Fail(line, key, "duplicate key");
-      lines_[key] = line;
-      const ServerKeyDef* def = nullptr;
-      for (const ServerKeyDef& d : ServerKeys()) {
-        if (d.key == name) def = &d;
-      }
-      if (def == nullptr) return Fail(line, key, "unknown key");
-      if (def->replica_only && !replica) {
-        return Fail(line, key, "unknown key (only replicas have it)");
-      }
-      std::string text, problem;
-      if (def->type == KeyType::kInt) {
-        if (!Scalar(kv.first, kv.second, key, "an integer", &text)) {
-          return false;
-        }
-        auto v = ParseIntValue(text, def->min_int, &problem);
-        if (!v) return Fail(line, key, problem);
-        *def->int_field(*server) = *v;
-      } else {
-        if (!Scalar(kv.first, kv.second, key, "a string", &text)) {
-          return false;
-        }
-        if (text.empty()) return Fail(line, key, "must not be empty");
-        *def->string_field(*server) = text;
-      }
-    }
+    const bool loaded = EachKey(
+        value, path, &seen,
+        [&](const std::string& name, const std::string& key, int line,
+            const YAML::Node& key_node, const YAML::Node& v) {
+          const ServerKeyDef* def = nullptr;
+          for (const ServerKeyDef& d : ServerKeys()) {
+            if (d.key == name) def = &d;
+          }
+          if (def == nullptr) return Fail(line, key, "unknown key");
+          if (def->replica_only && !replica) {
+            return Fail(line, key, "unknown key (only replicas have it)");
+          }
+          std::string text, problem;
+          if (def->type == KeyType::kInt) {
+            if (!Scalar(key_node, v, key, "an integer", &text)) return false;
+            auto n = ParseIntValue(text, def->min_int, &problem);
+            if (!n) return Fail(line, key, problem);
+            *def->int_field(*server) = *n;
+            return true;
+          }
+          if (!Scalar(key_node, v, key, "a string", &text)) return false;
+          if (text.empty()) return Fail(line, key, "must not be empty");
+          *def->string_field(*server) = text;
+          return true;
+        });
+    if (!loaded) return false;
     for (const ServerKeyDef& def : ServerKeys()) {
       const bool required =
           replica ? def.required_replica : def.required_primary;
