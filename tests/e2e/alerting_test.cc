@@ -110,17 +110,6 @@ struct Env {
   AlertingStack stack;
 };
 
-// `cond()`, or false when it throws (a Prometheus API call that timed out
-// on a loaded machine is retried by the caller's WaitUntil, not fatal).
-template <typename F>
-bool OrFalse(F cond) {
-  try {
-    return cond();
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 // Waits until Prometheus has scraped every server as up and has evaluated
 // every rule group at least twice since, with every rule healthy.
 void WaitScrapedAndEvaluated(const Env& env) {

@@ -248,15 +248,6 @@ bool NonEmpty(const json& data) {
   return result.is_array() && !result.empty();
 }
 
-template <typename F>
-bool OrFalse(F cond) {
-  try {
-    return cond();
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 // Prometheus scraping the agent on `port` as kJob, with Rules().
 PrometheusOptions PrometheusFor(int port) {
   PrometheusOptions options;

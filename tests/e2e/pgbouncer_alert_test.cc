@@ -32,15 +32,6 @@ using std::chrono::seconds;
 // machine.
 constexpr auto kAlertTimeout = seconds(90);
 
-template <typename F>
-bool OrFalse(F cond) {
-  try {
-    return cond();
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 std::string Rules() {
   const std::string shipped = ReadFileOrEmpty(
       std::string(PGRE_SOURCE_DIR) + "/rules/pg_replica_exporter.rules.yml");

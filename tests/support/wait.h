@@ -4,6 +4,7 @@
 #define PGRE_TESTS_SUPPORT_WAIT_H_
 
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <thread>
 
@@ -25,6 +26,17 @@ inline bool WaitUntil(
     if (now >= deadline) return false;
     std::this_thread::sleep_for(
         std::min<std::chrono::steady_clock::duration>(step, deadline - now));
+  }
+}
+
+// `cond()`, or false when it throws: for conditions a WaitUntil retries (a
+// Prometheus API call that timed out on a loaded machine is not fatal).
+template <typename F>
+bool OrFalse(F cond) {
+  try {
+    return cond();
+  } catch (const std::exception&) {
+    return false;
   }
 }
 
