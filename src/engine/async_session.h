@@ -34,16 +34,20 @@ class AsyncSession {
   // libpq's message (one line, no secret); the connection is then closed.
   virtual void Connect(MonoTime deadline, ConnectDone done) = 0;
 
-  // Sends every query in one round trip (pipeline mode, each in its own
-  // implicit transaction): on OK, one QueryResult per query, in order (some
-  // may be !ok). A transport error or the deadline closes the connection
-  // and fails the batch. REQUIRES: IsConnected().
+  // Sends every query in one round trip (pipeline mode, the queries read
+  // only: in one implicit transaction, so one snapshot): on OK, one
+  // QueryResult per query, in order (some may be !ok). A failing query
+  // does not cost the others their answers: the ones after it run again,
+  // each on its own (a second round trip, only then). A transport error
+  // or the deadline closes the connection and fails the batch.
+  // REQUIRES: IsConnected().
   virtual void RunBatch(std::vector<std::string> queries, MonoTime deadline,
                         BatchDone done) = 0;
 
   // As RunBatch, but every query runs as an unnamed statement, never
-  // prepared: for statements whose text changes each time (the heartbeat's
-  // write carries the agent's clock).
+  // prepared, each in its own implicit transaction: for statements whose
+  // text changes each time (the heartbeat's write carries the agent's
+  // clock) and writes.
   virtual void RunUnprepared(std::vector<std::string> queries,
                              MonoTime deadline, BatchDone done) = 0;
 

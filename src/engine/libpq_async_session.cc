@@ -1,6 +1,7 @@
 #include "engine/libpq_async_session.h"
 
 #include <libpq-fe.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -33,12 +34,20 @@ std::string TimeoutMessage(std::string_view what, MonoTime deadline) {
          std::to_string(std::max<long long>(0, left.count())) + "ms";
 }
 
+// libpq's notices (a server's WARNING, an idle connection's FATAL as the
+// server ends it) go to the log, scrubbed, never to stderr raw.
+void LogNotice(void* arg, const char* message) {
+  const auto* name = static_cast<const std::string*>(arg);
+  spdlog::debug("server {}: {}", *name, CleanMessage(message, "notice"));
+}
+
 }  // namespace
 
 LibpqAsyncSession::LibpqAsyncSession(const ServerConfig& server,
                                      EventLoop* loop, Resolver* resolver,
                                      Duration statement_timeout, bool simple)
-    : dsn_(server.dsn),
+    : name_(server.name),
+      dsn_(server.dsn),
       password_(server.password),
       statement_timeout_(statement_timeout),
       simple_(simple),
@@ -82,6 +91,8 @@ void LibpqAsyncSession::Close() {
   results_.reset();
   prepared_.Clear();
   batch_queries_.clear();
+  retry_.clear();
+  retried_.clear();
   simple_results_.clear();
   simple_current_.reset();
 }
@@ -167,6 +178,7 @@ void LibpqAsyncSession::StartLibpq(const std::string& hostaddr) {
     return Fail(HideQuotedFragments(
         CleanMessage(PQerrorMessage(conn_), "connection failed")));
   }
+  PQsetNoticeProcessor(conn_, &LogNotice, const_cast<std::string*>(&name_));
   // Per the libpq docs, start as if PQconnectPoll had returned WRITING.
   const int fd = PQsocket(conn_);
   if (fd < 0) return FailWithLibpq("connection failed: no socket");
@@ -188,12 +200,29 @@ void LibpqAsyncSession::OnReady(Watch::Ready ready) {
       if (!PQconsumeInput(conn_)) return FailWithLibpq("connection lost");
       return StepRead();
     case State::kIdle:
+      if (!ready.readable || conn_ == nullptr) return;
+      // Between operations: a notice, or the server ending the connection
+      // (its FATAL, then EOF): closed now, reopened by the next operation.
+      if (!PQconsumeInput(conn_) || PQstatus(conn_) == CONNECTION_BAD) {
+        return Close();
+      }
+      return WatchIdle();
     case State::kResolving:
       return;
   }
 }
 
+void LibpqAsyncSession::WatchIdle() {
+  // Read while idle too: the socket stays registered from one operation
+  // to the next (no system call per poll), and a connection the server
+  // closed is noticed before the next operation needs it.
+  watch_.Arm(PQsocket(conn_), true, false, std::nullopt);
+}
+
 void LibpqAsyncSession::StepConnect() {
+  // libpq may close the socket and open another (next host, SSL or GSS
+  // fallback), possibly of the same number: registered afresh each step.
+  watch_.Cancel();
   switch (PQconnectPoll(conn_)) {
     case PGRES_POLLING_FAILED:
       return FailWithLibpq("connection failed");
@@ -211,6 +240,7 @@ void LibpqAsyncSession::StepConnect() {
   if (simple_) {
     // A console that knows no SET (PgBouncer's): connected as is.
     state_ = State::kIdle;
+    WatchIdle();
     ConnectDone done = std::move(connect_done_);
     return done(Status::Ok());
   }
@@ -259,16 +289,28 @@ void LibpqAsyncSession::Run(std::vector<std::string> queries, MonoTime deadline,
     simple_results_.clear();
     return SendSimple();
   }
+  batch_prepared_ = prepare;
+  retry_.clear();
+  retried_.clear();
+  // Prepared (poll and probe) queries are reads: under one sync, in one
+  // transaction, one send; unprepared ones (the heartbeat's write and its
+  // settings) each in their own.
+  SendBatch(std::move(queries), prepare ? libpq_internal::Sync::kOnce
+                                        : libpq_internal::Sync::kEach);
+}
+
+void LibpqAsyncSession::SendBatch(std::vector<std::string> queries,
+                                  libpq_internal::Sync sync) {
   state_ = State::kFlushing;
   std::vector<bool> preparing;
-  if (!libpq_internal::SendPipeline(conn_, queries,
-                                    prepare ? &prepared_ : nullptr,
-                                    prepare ? &preparing : nullptr)) {
+  if (!libpq_internal::SendPipeline(
+          conn_, queries, batch_prepared_ ? &prepared_ : nullptr,
+          batch_prepared_ ? &preparing : nullptr, sync)) {
     return FailWithLibpq("cannot send queries");
   }
   results_ = std::make_unique<libpq_internal::PipelineResults>(
-      queries.size(), std::move(preparing));
-  if (prepare) batch_queries_ = std::move(queries);
+      queries.size(), std::move(preparing), sync);
+  batch_queries_ = std::move(queries);
   StepFlush();
 }
 
@@ -321,7 +363,7 @@ void LibpqAsyncSession::StepReadSimple() {
     if (simple_results_.size() < batch_queries_.size()) return SendSimple();
     break;
   }
-  watch_.Cancel();
+  WatchIdle();
   std::vector<QueryResult> results = std::move(simple_results_);
   simple_results_.clear();
   batch_queries_.clear();
@@ -342,8 +384,10 @@ void LibpqAsyncSession::StepRead() {
     case libpq_internal::PipelineResults::kDone:
       break;
   }
-  watch_.Cancel();
+  WatchIdle();
   std::vector<QueryResult> results = results_->Take();
+  std::vector<std::string> aborted;
+  std::vector<std::size_t> aborted_at;
   for (std::size_t i = 0; i < batch_queries_.size(); ++i) {
     // Not prepared after all, or no longer there (a pooler between us and
     // the server, a DEALLOCATE): prepared again at the next run.
@@ -352,10 +396,31 @@ void LibpqAsyncSession::StepRead() {
          results[i].error.find("(SQLSTATE 26000)") != std::string::npos)) {
       prepared_.Forget(batch_queries_[i]);
     }
+    if (results_->aborted(i)) {
+      aborted.push_back(std::move(batch_queries_[i]));
+      aborted_at.push_back(i);
+    }
   }
   batch_queries_.clear();
   const bool drop = results_->exit_failed();
   results_.reset();
+  if (state_ == State::kReading && !drop && retry_.empty() &&
+      !aborted.empty()) {
+    // A statement failed under the one sync and the ones after it did not
+    // run: those run again, each under its own sync, so that every query
+    // gets its own answer (a second round trip, only after a failure).
+    retried_ = std::move(results);
+    retry_ = std::move(aborted_at);
+    return SendBatch(std::move(aborted), libpq_internal::Sync::kEach);
+  }
+  if (!retry_.empty()) {
+    for (std::size_t k = 0; k < retry_.size() && k < results.size(); ++k) {
+      retried_[retry_[k]] = std::move(results[k]);
+    }
+    results = std::move(retried_);
+    retried_.clear();
+    retry_.clear();
+  }
   if (state_ == State::kSetting) {
     if (drop || results.size() != 1 || !results[0].ok) {
       return Fail(

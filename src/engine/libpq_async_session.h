@@ -2,7 +2,9 @@
 // event loop: PQconnectStartParams/PQconnectPoll for the connection (the
 // socket watched for what libpq asks, each step re-armed since libpq may
 // switch sockets between hosts), pipeline mode for batches (flush while
-// the socket takes data, then collect as results arrive), every operation
+// the socket takes data, then collect as results arrive; RunBatch's queries
+// under one sync, with the ones a failure aborted run again each under its
+// own, RunUnprepared's each under its own), every operation
 // bounded by its deadline. Names are resolved off the loop first
 // (engine/resolver.h) unless the DSN gives hostaddr.
 //
@@ -61,9 +63,10 @@ class LibpqAsyncSession : public AsyncSession {
   void StartLibpq(const std::string& hostaddr);
   void OnReady(Watch::Ready ready);
   void StepConnect();
-  void StartBatch(std::vector<std::string> queries);
+  void WatchIdle();  // connected, no operation: read what the server sends
   void Run(std::vector<std::string> queries, MonoTime deadline, BatchDone done,
            bool prepare);
+  void SendBatch(std::vector<std::string> queries, libpq_internal::Sync sync);
   void StepFlush();
   void StepRead();
   void SendSimple();  // batch_queries_[simple_results_.size()]
@@ -72,6 +75,7 @@ class LibpqAsyncSession : public AsyncSession {
   void Fail(std::string message);
   void FailWithLibpq(const char* fallback);
 
+  const std::string name_;          // the server's, for the log
   const std::string dsn_;           // SECRET
   const std::string password_;      // SECRET: from a password_file, or ""
   std::vector<std::string> hosts_;  // of the DSN, when names need resolving
@@ -94,6 +98,11 @@ class LibpqAsyncSession : public AsyncSession {
   // the batch in flight's queries.
   libpq_internal::PreparedStatements prepared_;
   std::vector<std::string> batch_queries_;
+  bool batch_prepared_ = false;
+  // After a failure under one sync: the first pass's results, and where
+  // the re-run (aborted) queries' results go.
+  std::vector<QueryResult> retried_;
+  std::vector<std::size_t> retry_;
   // Bumped on every Close(), so that a stale resolver answer is ignored.
   std::shared_ptr<int> generation_ = std::make_shared<int>(0);
 };

@@ -98,7 +98,8 @@ std::string PreparedStatements::Name(const std::string& sql, bool* prepare) {
 }
 
 bool SendPipeline(PGconn* conn, const std::vector<std::string>& queries,
-                  PreparedStatements* prepared, std::vector<bool>* preparing) {
+                  PreparedStatements* prepared, std::vector<bool>* preparing,
+                  Sync sync) {
   if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(conn)) {
     return false;
   }
@@ -125,23 +126,29 @@ bool SendPipeline(PGconn* conn, const std::vector<std::string>& queries,
         return false;
       }
     }
-    if (!PQpipelineSync(conn)) return false;
+    if (sync == Sync::kEach && !PQpipelineSync(conn)) return false;
+  }
+  if (sync == Sync::kOnce && !queries.empty() && !PQpipelineSync(conn)) {
+    return false;
   }
   return true;
 }
 
 PipelineResults::PipelineResults(std::size_t queries,
-                                 std::vector<bool> preparing)
+                                 std::vector<bool> preparing, Sync sync)
     : out_(queries),
       filled_(queries, false),
       preparing_(std::move(preparing)),
-      prepare_failed_(queries, false) {
+      prepare_failed_(queries, false),
+      aborted_(queries, false),
+      sync_(sync) {
   preparing_.resize(queries, false);
 }
 
 PipelineResults::Step PipelineResults::Drain(PGconn* conn) {
   const std::size_t n = out_.size();
-  while (syncs_ < n) {
+  const std::size_t syncs = sync_ == Sync::kEach ? n : (n > 0 ? 1 : 0);
+  while (syncs_ < syncs) {
     if (PQisBusy(conn)) return kNeedInput;
     PGresult* r = PQgetResult(conn);
     if (PQstatus(conn) == CONNECTION_BAD) {
@@ -149,28 +156,49 @@ PipelineResults::Step PipelineResults::Drain(PGconn* conn) {
       return kLost;
     }
     if (r == nullptr) {
-      // Each query's results end with one null; a few more than that means
-      // libpq and this loop disagree about the protocol: give up, never
-      // spin.
-      if (++nulls_ > 3 * n + 2) return kConfused;
+      // Each command's results end with one null; under one sync that
+      // moves on to the next command (a Prepare's null to its query's
+      // execution). A few more nulls than commands means libpq and this
+      // loop disagree about the protocol: give up, never spin.
+      if (in_command_) {
+        in_command_ = false;
+        if (sync_ == Sync::kOnce && !in_prepare_) ++current_;
+        in_prepare_ = false;
+      } else if (++nulls_ > 3 * n + 2) {
+        return kConfused;
+      }
       continue;
     }
-    if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+    const ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_PIPELINE_SYNC) {
       ++syncs_;
-    } else if (preparing_[syncs_]) {
+      if (sync_ == Sync::kEach) current_ = syncs_;
+      in_command_ = false;
+      in_prepare_ = false;
+    } else if (current_ >= n) {
+      // More commands' results than were sent.
+      PQclear(r);
+      return kConfused;
+    } else if (preparing_[current_]) {
       // The Prepare's own result: on success the query's follows; on
       // failure the query was not run (PIPELINE_ABORTED follows) and the
       // preparation's error is the query's.
-      preparing_[syncs_] = false;
-      const ExecStatusType st = PQresultStatus(r);
+      preparing_[current_] = false;
+      in_command_ = true;
+      in_prepare_ = true;
       if (st != PGRES_COMMAND_OK) {
-        out_[syncs_] = ConvertResult(r);
-        filled_[syncs_] = true;
-        prepare_failed_[syncs_] = true;
+        out_[current_] = ConvertResult(r);
+        filled_[current_] = true;
+        prepare_failed_[current_] = true;
+        if (st == PGRES_PIPELINE_ABORTED) aborted_[current_] = true;
       }
-    } else if (!filled_[syncs_]) {
-      out_[syncs_] = ConvertResult(r);
-      filled_[syncs_] = true;
+    } else {
+      in_command_ = true;
+      if (!filled_[current_]) {
+        out_[current_] = ConvertResult(r);
+        filled_[current_] = true;
+        if (st == PGRES_PIPELINE_ABORTED) aborted_[current_] = true;
+      }
     }
     PQclear(r);
   }

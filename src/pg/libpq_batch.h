@@ -1,8 +1,8 @@
 // libpq helpers of the event-loop session (engine/libpq_async_session.h),
 // pure or nonblocking, tested on their own: the pipeline-mode protocol of a
-// batch (send every query with its own sync, then collect one result per
-// query as libpq makes them available), result conversion, and libpq's
-// messages made one scrubbed line.
+// batch (send the queries, each with its own sync or all under one, then
+// collect one result per query as libpq makes them available), result
+// conversion, and libpq's messages made one scrubbed line.
 //
 // Thread safety: as the connection it works on.
 #ifndef PGRE_PG_LIBPQ_BATCH_H_
@@ -54,25 +54,40 @@ class PreparedStatements {
   std::uint64_t next_ = 0;
 };
 
-// Enters pipeline mode (if not in it) and queues every query, each followed
-// by a sync, so that one failing statement does not abort the others. With
-// `prepared`, each query runs as a prepared statement (prepared in the same
-// sync the first time: (*preparing)[i] says which were); without it, as an
-// unnamed one. Returns false when libpq refuses (the connection is then
-// unusable).
+// How a batch's queries are synced.
+enum class Sync {
+  // Each query followed by its own sync: one failing statement does not
+  // abort the others, each runs in its own implicit transaction. libpq 15
+  // flushes at every sync (one send per query), and the server flushes at
+  // every sync too.
+  kEach,
+  // One sync after the last query: one send, one implicit transaction (one
+  // snapshot for every query), one flush of the answers. A failing
+  // statement aborts the ones after it (PipelineResults::aborted()).
+  kOnce,
+};
+
+// Enters pipeline mode (if not in it) and queues every query, synced as
+// `sync` says. With `prepared`, each query runs as a prepared statement
+// (prepared in the same pipeline the first time: (*preparing)[i] says which
+// were); without it, as an unnamed one. Returns false when libpq refuses
+// (the connection is then unusable).
 bool SendPipeline(pg_conn* conn, const std::vector<std::string>& queries,
                   PreparedStatements* prepared = nullptr,
-                  std::vector<bool>* preparing = nullptr);
+                  std::vector<bool>* preparing = nullptr,
+                  Sync sync = Sync::kEach);
 
 class PipelineResults {
  public:
   enum Step { kNeedInput, kDone, kLost, kConfused };
-  // `preparing`: SendPipeline's, or empty when nothing was prepared.
+  // `preparing`: SendPipeline's, or empty when nothing was prepared;
+  // `sync`: as the queries were sent.
   explicit PipelineResults(std::size_t queries,
-                           std::vector<bool> preparing = {});
+                           std::vector<bool> preparing = {},
+                           Sync sync = Sync::kEach);
 
   // Takes every result libpq has ready without blocking. kDone once every
-  // query's sync arrived (pipeline mode is then left), kNeedInput when
+  // sync arrived (pipeline mode is then left), kNeedInput when
   // libpq needs more input (PQconsumeInput after the socket is readable),
   // kLost when the connection broke, kConfused when libpq and this reader
   // disagree about the protocol.
@@ -89,13 +104,23 @@ class PipelineResults {
   bool prepare_failed(std::size_t i) const {
     return i < prepare_failed_.size() && prepare_failed_[i];
   }
+  // Whether query i did not run because an earlier one under the same sync
+  // failed (its result is then a "not run" error). Never with Sync::kEach.
+  bool aborted(std::size_t i) const {
+    return i < aborted_.size() && aborted_[i];
+  }
 
  private:
   std::vector<QueryResult> out_;
   std::vector<bool> filled_;
   std::vector<bool> preparing_;  // a Prepare's result comes first
   std::vector<bool> prepare_failed_;
+  std::vector<bool> aborted_;
+  const Sync sync_;
   std::size_t syncs_ = 0;
+  std::size_t current_ = 0;  // the query whose results come now
+  bool in_command_ = false;  // a result of the current command came
+  bool in_prepare_ = false;  // ... and that command is a Prepare
   std::size_t nulls_ = 0;
   bool exit_failed_ = false;
 };

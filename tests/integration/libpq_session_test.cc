@@ -75,6 +75,29 @@ TEST_CASE(
     REQUIRE(results[2].rows.size() == 1);
     CHECK(results[2].rows[0][0] == (server == kPrimary ? "f" : "t"));
 
+    // A failure at run time (not at preparation) first: every query after
+    // it still gets its own answer.
+    REQUIRE(session
+                .RunBatch({"SELECT 1/0 AS x", "SELECT 3 AS three",
+                           "SELECT * FROM no_such_table", "SELECT 4 AS four"},
+                          In(seconds(30)), &results)
+                .ok());
+    REQUIRE(results.size() == 4);
+    CHECK(results[0].error == "division by zero (SQLSTATE 22012)");
+    CHECK(results[1].rows.at(0).at(0) == "3");
+    CHECK_THAT(results[2].error, Catch::Contains("SQLSTATE 42P01"));
+    CHECK(results[3].rows.at(0).at(0) == "4");
+
+    // A batch is one transaction (one sync, one send): now() is its start.
+    REQUIRE(session
+                .RunBatch({"SELECT now()::text AS t", "SELECT pg_sleep(0.01)",
+                           "SELECT now()::text AS t"},
+                          In(seconds(30)), &results)
+                .ok());
+    REQUIRE(results.size() == 3);
+    REQUIRE(results[2].ok);
+    CHECK(results[0].rows.at(0).at(0) == results[2].rows.at(0).at(0));
+
     // The session stays usable, in and out of pipeline mode.
     REQUIRE(session.RunBatch({"SELECT 2"}, In(seconds(30)), &results).ok());
     REQUIRE(results.size() == 1);
