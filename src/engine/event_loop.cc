@@ -101,6 +101,7 @@ Watch::Watch(EventLoop* loop, std::function<void(Ready)> callback)
     : loop_(loop), callback_(std::move(callback)) {}
 
 Watch::~Watch() {
+  if (destroyed_ != nullptr) *destroyed_ = true;
   if (ev_ != nullptr) event_free(ev_);  // deletes it first
 }
 
@@ -109,22 +110,32 @@ void Watch::Arm(int fd, bool read, bool write,
   short what = 0;
   if (fd >= 0 && read) what |= EV_READ;
   if (fd >= 0 && write) what |= EV_WRITE;
-  // One event per Watch, reassigned at every Arm (no allocation per wait).
+  if (what == 0) fd = -1;
+  // One event per Watch (no allocation per wait), persistent, so that the
+  // same socket and events re-armed only move the timeout: no epoll_ctl.
   if (ev_ == nullptr) {
-    ev_ = event_new(loop_->base(), what == 0 ? -1 : fd, what, &Watch::OnEvent,
-                    this);
-  } else {
+    ev_ =
+        event_new(loop_->base(), fd, what | EV_PERSIST, &Watch::OnEvent, this);
+  } else if (fd != fd_ || what != what_) {
     event_del(ev_);
-    event_assign(ev_, loop_->base(), what == 0 ? -1 : fd, what, &Watch::OnEvent,
+    event_assign(ev_, loop_->base(), fd, what | EV_PERSIST, &Watch::OnEvent,
                  this);
   }
+  fd_ = fd;
+  what_ = what;
   armed_ = true;
   deadline_ = deadline;
   if (deadline) {
     const timeval tv = Until(*deadline);
-    event_add(ev_, &tv);
+    event_add(ev_, &tv);  // pending already: only the timeout moves
   } else {
-    event_add(ev_, nullptr);
+    // event_add without a timeout keeps a pending event's old one.
+    if (event_pending(ev_, EV_TIMEOUT, nullptr)) event_remove_timer(ev_);
+    if (fd < 0) {
+      event_del(ev_);  // nothing to wait for: never fires
+    } else {
+      event_add(ev_, nullptr);
+    }
   }
 }
 
@@ -137,6 +148,12 @@ bool Watch::armed() const { return armed_; }
 
 void Watch::OnEvent(int, short what, void* self) {
   auto* w = static_cast<Watch*>(self);
+  if (!w->armed_) {
+    // Ready again before the last callback's owner re-armed or cancelled
+    // (it cannot: this is that loop iteration); stop watching.
+    event_del(w->ev_);
+    return;
+  }
   Ready ready;
   ready.readable = (what & EV_READ) != 0;
   ready.writable = (what & EV_WRITE) != 0;
@@ -148,11 +165,16 @@ void Watch::OnEvent(int, short what, void* self) {
     event_add(w->ev_, &tv);
     return;
   }
-  // One shot: the event is spent (not pending). The callback may Arm()
-  // again or even destroy this Watch, so nothing of `w` is used after it.
+  // One callback per Arm. The callback may Arm() again or even destroy
+  // this Watch: nothing of `w` is used after it unless it is still alive.
   w->armed_ = false;
+  bool destroyed = false;
+  w->destroyed_ = &destroyed;
   auto callback = w->callback_;  // a copy: it may destroy the Watch
   callback(ready);
+  if (destroyed) return;
+  w->destroyed_ = nullptr;
+  if (!w->armed_) event_del(w->ev_);  // not re-armed: stop watching
 }
 
 }  // namespace pgre

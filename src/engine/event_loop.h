@@ -59,6 +59,14 @@ class EventLoop {
 // the socket is ready as asked, or when the deadline passes. Re-Arm() to
 // wait again (with another fd, events or deadline). Destroying or Cancel()
 // drops a pending callback.
+//
+// The socket stays registered with the kernel from one Arm() to the next
+// while the fd and events stay the same (re-arming costs no system call,
+// even from the callback); it is unregistered by Cancel(), by another fd or
+// events, and when a callback returns without re-arming. REQUIRES: Cancel()
+// before the socket is closed or replaced by another of the same number
+// (the kernel forgets a closed socket; the registration would not follow
+// the new one).
 class Watch {
  public:
   struct Ready {
@@ -83,8 +91,11 @@ class Watch {
 
   EventLoop* loop_;
   std::function<void(Ready)> callback_;
-  event* ev_ = nullptr;
+  event* ev_ = nullptr;  // persistent: stays registered between Arms
+  int fd_ = -1;          // what ev_ is assigned to
+  short what_ = 0;
   bool armed_ = false;
+  bool* destroyed_ = nullptr;         // set while the callback runs
   std::optional<MonoTime> deadline_;  // of the last Arm
 };
 

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <future>
+#include <memory>
 #include <vector>
 
 namespace pgre {
@@ -64,6 +65,80 @@ TEST_CASE("a watch sees its socket become readable", "[event_loop]") {
   watch.Cancel();
   loop.RunPending();
   CHECK_FALSE(ready.has_value());
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST_CASE(
+    "a watch on a socket that stays readable calls back once per Arm, "
+    "re-armed from its callback or not",
+    "[event_loop]") {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  REQUIRE(write(fds[1], "x", 1) == 1);  // readable from now on, never read
+  EventLoop loop;
+  int calls = 0;
+  int rearm = 2;  // the callback re-arms itself twice
+  Watch* self = nullptr;
+  Watch watch(&loop, [&](Watch::Ready r) {
+    CHECK(r.readable);
+    ++calls;
+    if (rearm-- > 0) self->Arm(fds[0], true, false, std::nullopt);
+  });
+  self = &watch;
+  watch.Arm(fds[0], true, false, Clock::Real()->Now() + seconds(60));
+  for (int i = 0; i < 5; ++i) loop.RunPending();
+  CHECK(calls == 3);
+  CHECK_FALSE(watch.armed());
+  // Armed again from outside: once more.
+  watch.Arm(fds[0], true, false, std::nullopt);
+  for (int i = 0; i < 5; ++i) loop.RunPending();
+  CHECK(calls == 4);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST_CASE(
+    "a watch re-armed on the same socket without a deadline drops the old one",
+    "[event_loop]") {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  EventLoop loop;
+  std::vector<Watch::Ready> seen;
+  Watch watch(&loop, [&](Watch::Ready r) { seen.push_back(r); });
+  const MonoTime old_deadline = Clock::Real()->Now() + milliseconds(20);
+  watch.Arm(fds[0], true, false, old_deadline);
+  watch.Arm(fds[0], true, false, std::nullopt);  // same socket: no deadline
+  // Absence can only be shown over a while: well past the old deadline.
+  while (Clock::Real()->Now() < old_deadline + milliseconds(100)) {
+    loop.RunPending();
+  }
+  CHECK(seen.empty());
+  CHECK(watch.armed());
+  REQUIRE(write(fds[1], "x", 1) == 1);
+  loop.RunPending();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].readable);
+  CHECK_FALSE(seen[0].timed_out);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST_CASE("a watch may be destroyed by its own callback", "[event_loop]") {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  REQUIRE(write(fds[1], "x", 1) == 1);
+  EventLoop loop;
+  int calls = 0;
+  std::unique_ptr<Watch> watch;
+  watch = std::make_unique<Watch>(&loop, [&](Watch::Ready) {
+    ++calls;
+    watch.reset();  // ASan would see a use after free here
+  });
+  watch->Arm(fds[0], true, false, std::nullopt);
+  for (int i = 0; i < 3; ++i) loop.RunPending();
+  CHECK(calls == 1);
+  CHECK(watch == nullptr);
   close(fds[0]);
   close(fds[1]);
 }
