@@ -128,14 +128,12 @@ void Watch::Arm(int fd, bool read, bool write,
   if (deadline) {
     const timeval tv = Until(*deadline);
     event_add(ev_, &tv);  // pending already: only the timeout moves
+  } else if (fd < 0) {
+    event_del(ev_);  // nothing to wait for: never fires
   } else {
     // event_add without a timeout keeps a pending event's old one.
     if (event_pending(ev_, EV_TIMEOUT, nullptr)) event_remove_timer(ev_);
-    if (fd < 0) {
-      event_del(ev_);  // nothing to wait for: never fires
-    } else {
-      event_add(ev_, nullptr);
-    }
+    event_add(ev_, nullptr);
   }
 }
 
@@ -148,12 +146,6 @@ bool Watch::armed() const { return armed_; }
 
 void Watch::OnEvent(int, short what, void* self) {
   auto* w = static_cast<Watch*>(self);
-  if (!w->armed_) {
-    // Ready again before the last callback's owner re-armed or cancelled
-    // (it cannot: this is that loop iteration); stop watching.
-    event_del(w->ev_);
-    return;
-  }
   Ready ready;
   ready.readable = (what & EV_READ) != 0;
   ready.writable = (what & EV_WRITE) != 0;

@@ -147,6 +147,13 @@ PipelineResults::PipelineResults(std::size_t queries,
 
 PipelineResults::Step PipelineResults::Drain(PGconn* conn) {
   const std::size_t n = out_.size();
+  // The current query's answer, from its first result that is not its
+  // Prepare's success.
+  auto fill = [this](const PGresult* r, ExecStatusType st) {
+    out_[current_] = ConvertResult(r);
+    filled_[current_] = true;
+    if (st == PGRES_PIPELINE_ABORTED) aborted_[current_] = true;
+  };
   const std::size_t syncs = sync_ == Sync::kEach ? n : (n > 0 ? 1 : 0);
   while (syncs_ < syncs) {
     if (PQisBusy(conn)) return kNeedInput;
@@ -187,18 +194,12 @@ PipelineResults::Step PipelineResults::Drain(PGconn* conn) {
       in_command_ = true;
       in_prepare_ = true;
       if (st != PGRES_COMMAND_OK) {
-        out_[current_] = ConvertResult(r);
-        filled_[current_] = true;
+        fill(r, st);
         prepare_failed_[current_] = true;
-        if (st == PGRES_PIPELINE_ABORTED) aborted_[current_] = true;
       }
     } else {
       in_command_ = true;
-      if (!filled_[current_]) {
-        out_[current_] = ConvertResult(r);
-        filled_[current_] = true;
-        if (st == PGRES_PIPELINE_ABORTED) aborted_[current_] = true;
-      }
+      if (!filled_[current_]) fill(r, st);
     }
     PQclear(r);
   }
