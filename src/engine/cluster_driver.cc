@@ -51,18 +51,27 @@ ClusterDriver::ClusterDriver(
   }
 }
 
+Duration PollSlot(Duration offset, Duration poll_interval) {
+  const Duration slot = poll_interval / kPollSlots;
+  if (slot.count() <= 0 || offset.count() <= 0) return offset;
+  return (offset + slot - Duration(1)) / slot * slot;
+}
+
 void ClusterDriver::Start(MonoTime first, bool routing) {
   const MonoTime now = first;
-  // The primary first (so that replicas' lag has a reference at once), the
-  // others spread over a fraction of the interval.
-  const auto step = config_.poll_interval / (4 * workers_.size());
+  const Duration interval = config_.poll_interval;
+  // The primary first (so that replicas' lag has a reference at once: a
+  // later slot), the others spread over a fraction of the interval.
+  const auto step = interval / (4 * workers_.size());
   for (std::size_t i = 0; i < workers_.size(); ++i) {
-    workers_[i]->Start(now + step * i);
+    workers_[i]->Start(now + PollSlot(step * i, interval));
   }
   // The pgbouncers after the servers, in the same quarter interval.
   for (std::size_t i = 0; i < pgbouncers_.size(); ++i) {
-    pgbouncers_[i]->Start(now + step * workers_.size() / 2 +
-                          step * i / (pgbouncers_.size() + 1));
+    pgbouncers_[i]->Start(now +
+                          PollSlot(step * workers_.size() / 2 +
+                                       step * i / (pgbouncers_.size() + 1),
+                                   interval));
   }
   if (config_.heartbeat.enabled) {
     next_heartbeat_ = now + config_.poll_interval / 2;

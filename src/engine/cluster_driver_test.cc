@@ -336,5 +336,26 @@ TEST_CASE("no heartbeat is written while no primary is up",
   CHECK(f.primary->batch_log.empty());
 }
 
+TEST_CASE("polls start on the interval's slots", "[cluster_driver]") {
+  using std::chrono::milliseconds;
+  struct Row {
+    milliseconds offset, interval, slot;
+  };
+  for (const Row& r : std::vector<Row>{
+           {milliseconds(0), milliseconds(1000), milliseconds(0)},
+           {milliseconds(1), milliseconds(1000), milliseconds(20)},
+           {milliseconds(20), milliseconds(1000), milliseconds(20)},
+           {milliseconds(21), milliseconds(1000), milliseconds(40)},
+           {milliseconds(62), milliseconds(1000), milliseconds(80)},
+           {milliseconds(499), milliseconds(1000), milliseconds(500)},
+           {milliseconds(7), milliseconds(10000), milliseconds(200)},
+           // Shorter than kPollSlots ms: no grid.
+           {milliseconds(7), milliseconds(40), milliseconds(7)},
+       }) {
+    CAPTURE(r.offset.count(), r.interval.count());
+    CHECK(PollSlot(r.offset, r.interval) == r.slot);
+  }
+}
+
 }  // namespace
 }  // namespace pgre

@@ -46,8 +46,9 @@ void Engine::Start(bool routing) {
   const MonoTime now = clock_->Now();
   const std::size_t n = drivers_.size();
   for (std::size_t i = 0; i < n; ++i) {
-    // Clusters spread over half of their poll interval.
-    const MonoTime first = now + intervals_[i] * i / (2 * n);
+    // Clusters spread over half of their poll interval, on its slots.
+    const MonoTime first =
+        now + PollSlot(intervals_[i] * i / (2 * n), intervals_[i]);
     ClusterDriver* d = drivers_[i].get();
     driver_loop_[i]->Post([d, first, routing] { d->Start(first, routing); });
   }
