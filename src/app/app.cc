@@ -1,6 +1,7 @@
 #include "app/app.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <prometheus/gauge.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -519,9 +520,24 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
   return kExitOk;
 }
 
+// glibc's allocator, set for a daemon whose big allocations are /metrics
+// bodies (megabytes at a thousand servers) made on several threads: one
+// arena, and every block over 256 KiB mapped on its own and returned when
+// freed (by default the mmap threshold grows to the largest block freed, so
+// the bodies stay in the heap, spread over up to 8 arenas per core). At
+// 1 000 servers after a minute under wrk: 55 MB anonymous instead of 119
+// (README, Performance). An operator's GLIBC_TUNABLES wins.
+void TuneAllocator() {
+  if (std::getenv("GLIBC_TUNABLES") != nullptr) return;
+  mallopt(M_ARENA_MAX, 1);
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 256 * 1024);
+}
+
 }  // namespace
 
 int RunApp(int argc, char** argv) {
+  TuneAllocator();
   // A peer that hangs up mid-write is an EPIPE to handle, not a reason to
   // die (the HTTP and poll threads block SIGPIPE too).
   signal(SIGPIPE, SIG_IGN);
