@@ -250,14 +250,16 @@ void ClusterState::MaybeRestoreLocked(std::uint64_t system_identifier) {
 
 void ClusterState::UpdateTopologyLocked(MonoTime) {
   std::vector<RoleObservation> roles(server_count_);
-  const std::vector<ServerConfig> configs = AllServers(config_);
   for (int i = 0; i < server_count_; ++i) {
     const ServerView& v = building_.servers[i];
+    // Server i of AllServers(config_), without copying every config.
+    const ServerConfig& config =
+        i == 0 ? config_.primary : config_.replicas[i - 1];
     RoleObservation& r = roles[i];
     r.up = v.up && v.sample.has_value();
     r.application_name = v.application_name;
-    r.host = configs[i].host;
-    r.port = configs[i].port;
+    r.host = config.host;
+    r.port = config.port;
     if (!r.up) continue;
     r.in_recovery = v.sample->in_recovery;
     r.timeline = v.sample->timeline;
