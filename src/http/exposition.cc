@@ -65,10 +65,12 @@ ExpositionCache::ExpositionCache(const Clock* clock, ExpositionOptions options)
 
 bool ExpositionCache::hot() const {
   const std::int64_t last = last_scrape_ns_.load();
-  if (last == INT64_MIN) return false;
-  return Ticks(clock_->Now()) - last <
-         std::chrono::duration_cast<MonoTime::duration>(options_.hot_window)
-             .count();
+  const std::int64_t gap = scrape_gap_ns_.load();
+  if (last == INT64_MIN || gap == INT64_MAX) return false;
+  const std::int64_t window =
+      std::chrono::duration_cast<MonoTime::duration>(options_.hot_window)
+          .count();
+  return gap < window && Ticks(clock_->Now()) - last < window;
 }
 
 void ExpositionCache::Prerender(std::shared_ptr<const Snapshot> snapshot,
@@ -84,7 +86,8 @@ void ExpositionCache::Prerender(std::shared_ptr<const Snapshot> snapshot,
 std::shared_ptr<const ExpositionBody> ExpositionCache::Render(
     const std::vector<std::shared_ptr<const Snapshot>>& snapshots) {
   const MonoTime now = clock_->Now();
-  last_scrape_ns_.store(Ticks(now));
+  const std::int64_t before = last_scrape_ns_.exchange(Ticks(now));
+  scrape_gap_ns_.store(before == INT64_MIN ? INT64_MAX : Ticks(now) - before);
   const std::size_t n = snapshots.size();
   std::vector<std::shared_ptr<const RenderedCluster>> use(n);
   std::vector<std::size_t> missing;

@@ -3,11 +3,11 @@
 //
 // A cluster's families are rendered (metrics.h, then prometheus-cpp's
 // TextSerializer) into pieces, one per family. Two ways:
-//  - in the background, off the HTTP thread: while scrapes come often (one
-//    within `hot_window`), the engine calls Prerender after a cluster
-//    changed, at most once per poll interval per cluster
-//    (engine/cluster_driver.h); a scrape uses that rendering while it is
-//    fresh (`fresh_for`, two poll intervals), even if a poll landed since;
+//  - in the background, off the HTTP thread: while scrapes come often (the
+//    last two, and the last and now, within `hot_window`), the engine calls
+//    Prerender after a cluster changed, at most once per poll interval per
+//    cluster (engine/cluster_driver.h); a scrape uses that rendering while it
+//    is fresh (`fresh_for`, two poll intervals), even if a poll landed since;
 //  - at the scrape itself, for a cluster with no fresh rendering (the first
 //    scrape, or scrapes rarer than hot_window: Prometheus every 15 s costs
 //    one render per scrape, not one per poll); such a rendering serves the
@@ -86,7 +86,9 @@ class ExpositionCache {
   std::shared_ptr<const ExpositionBody> Render(
       const std::vector<std::shared_ptr<const Snapshot>>& snapshots);
 
-  // Whether a scrape came within hot_window.
+  // Whether scrapes come often: the last two came within hot_window of
+  // each other, and the last within hot_window of now. A lone scrape (a
+  // curl, a first scrape) starts no background work.
   bool hot() const;
   // Background: renders `snapshot` for its cluster now, usable by scrapes
   // for `fresh_for`. Does nothing unless hot().
@@ -102,6 +104,8 @@ class ExpositionCache {
   const Clock* clock_;
   const ExpositionOptions options_;
   std::atomic<std::int64_t> last_scrape_ns_{INT64_MIN};  // MonoTime ticks
+  // Between the last two scrapes (INT64_MAX before the second).
+  std::atomic<std::int64_t> scrape_gap_ns_{INT64_MAX};
   mutable std::mutex mu_;
   // By cluster name: its latest rendering.
   std::map<std::string, std::shared_ptr<const RenderedCluster>>
