@@ -45,20 +45,22 @@ std::optional<std::string> QueryValue(std::string_view query, const char* key) {
 }  // namespace
 
 Api::Api(std::vector<const ClusterState*> clusters, BuildInfo build,
-         std::string telemetry_path)
+         std::string telemetry_path, const Clock* clock)
     : Api([list = Borrowed(clusters)] { return list; }, std::move(build),
-          std::move(telemetry_path)) {}
+          std::move(telemetry_path), clock) {}
 
 Api::Api(const ClusterState* cluster, BuildInfo build,
          std::string telemetry_path)
     : Api(std::vector<const ClusterState*>{cluster}, std::move(build),
           std::move(telemetry_path)) {}
 
-Api::Api(ClusterSource source, BuildInfo build, std::string telemetry_path)
+Api::Api(ClusterSource source, BuildInfo build, std::string telemetry_path,
+         const Clock* clock)
     : source_(std::move(source)),
       build_(std::move(build)),
       telemetry_path_(std::move(telemetry_path)),
-      self_registry_(std::make_shared<prometheus::Registry>()) {
+      self_registry_(std::make_shared<prometheus::Registry>()),
+      exposition_(clock) {
   agent_.version = build_.version;
   agent_.revision = build_.revision;
   prometheus::BuildGauge()

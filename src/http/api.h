@@ -80,11 +80,15 @@ using ClusterSource = std::function<std::shared_ptr<const ClusterList>()>;
 
 class Api {
  public:
+  // `clock` times the exposition cache (http/exposition.h).
+  // REQUIRES: clock outlives the Api.
   Api(ClusterSource source, BuildInfo build,
-      std::string telemetry_path = "/metrics");
+      std::string telemetry_path = "/metrics",
+      const Clock* clock = Clock::Real());
   // Serves `clusters` (none null). REQUIRES: they outlive the Api.
   Api(std::vector<const ClusterState*> clusters, BuildInfo build,
-      std::string telemetry_path = "/metrics");
+      std::string telemetry_path = "/metrics",
+      const Clock* clock = Clock::Real());
   // Serves one cluster. REQUIRES: cluster outlives the Api.
   Api(const ClusterState* cluster, BuildInfo build,
       std::string telemetry_path = "/metrics");
@@ -129,7 +133,7 @@ class Api {
   ExtraMetrics extra_;
   mutable std::mutex agent_mu_;
   AgentState agent_;  // guarded by agent_mu_
-  mutable ExpositionCache exposition_{Clock::Real()};
+  mutable ExpositionCache exposition_;
   // The last answer per (cluster, path), with the snapshot it came from.
   struct CachedJson {
     std::shared_ptr<const Snapshot> snapshot;
