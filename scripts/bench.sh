@@ -12,7 +12,8 @@
 #  B. the agent alone at 100 and 1000 servers (25 and 250 clusters of the
 #     4 servers, each cluster as its own role, so 1000 real connections and
 #     logins): time from start to every server polled (/-/ready), CPU share
-#     of one core over 30 s of 1 s polls, RSS, anonymous RSS, threads,
+#     of one core over 30 s of 1 s polls, RSS, anonymous RSS, threads; CPU
+#     share and RSS over another 30 s with /metrics scraped every second;
 #     /metrics under wrk; memory per server from the difference.
 #  C. the scrape's cost in instructions (valgrind --tool=callgrind, counted
 #     inside Api::Handle: repeatable on a shared machine) per series, for a
@@ -238,7 +239,7 @@ printf '%-34s | %-34s | %s\n' "start to every server polled" "$a_ready s" "-"
 echo
 
 # --- B. the agent alone at 100 and 1000 servers ----------------------------
-declare -A b_cpu b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll
+declare -A b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll
 # poll_counts: "POLLS ERRORS", sums of pg_replica_polls_total and
 # pg_replica_poll_errors_total.
 poll_counts() {
@@ -265,6 +266,19 @@ for clusters in 25 250; do
   b_rss[$clusters]=$(status_kb "$agent_pid" VmRSS)
   b_anon[$clusters]=$(status_kb "$agent_pid" RssAnon)
   b_threads[$clusters]=$(status_kb "$agent_pid" Threads)
+  # The same window with /metrics scraped every second (as part A's
+  # agent): the clusters' metrics are then rendered once per poll, in the
+  # background (http/exposition.h).
+  scrape_loop "$agent_url/metrics" &
+  loop=$!
+  sleep 3  # hot: two scrapes
+  t0=$(cpu_ticks "$agent_pid")
+  sleep "$b_window"
+  t1=$(cpu_ticks "$agent_pid")
+  stop_pid "$loop"
+  b_cpu_scraped[$clusters]=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v w="$b_window" \
+    'BEGIN {printf "%.1f %%", 100 * d / hz / w}')
+  b_rss_scraped[$clusters]=$(status_kb "$agent_pid" VmRSS)
   b_series[$clusters]=$(curl -s "$agent_url/metrics" | grep -vc '^#')
   b_wrk[$clusters]=$(wrk_line "$agent_url/metrics")
   stop_pid "$agent_pid"
@@ -275,6 +289,8 @@ printf '%-34s | %-34s | %s\n' "" "100 servers (25 clusters)" "1000 servers (250 
 printf '%-34s | %-34s | %s\n' "start to every server polled" "${b_ready[25]} s" "${b_ready[250]} s"
 printf '%-34s | %-34s | %s\n' "CPU share of one core (${b_window} s)" "${b_cpu[25]}" "${b_cpu[250]}"
 printf '%-34s | %-34s | %s\n' "RSS (anonymous)" "$(mb "${b_rss[25]}") ($(mb "${b_anon[25]}"))" "$(mb "${b_rss[250]}") ($(mb "${b_anon[250]}"))"
+printf '%-34s | %-34s | %s\n' "CPU share, scraped every 1 s" "${b_cpu_scraped[25]}" "${b_cpu_scraped[250]}"
+printf '%-34s | %-34s | %s\n' "RSS after, scraped every 1 s" "$(mb "${b_rss_scraped[25]}")" "$(mb "${b_rss_scraped[250]}")"
 printf '%-34s | %-34s | %s\n' "threads" "${b_threads[25]}" "${b_threads[250]}"
 printf '%-34s | %-34s | %s\n' "polls done (failed) in those ${b_window} s" "${b_polls[25]} (${b_errors[25]})" "${b_polls[250]} (${b_errors[250]})"
 printf '%-34s | %-34s | %s\n' "agent CPU per poll" "${b_per_poll[25]}" "${b_per_poll[250]}"
