@@ -78,6 +78,11 @@ TEST_CASE("hot scrapes use background renderings, fresh ones only",
   f.cache.Prerender(f.a.Get(), seconds(2));
   CHECK(f.cache.prerenders() == 0);
   CHECK_FALSE(f.cache.hot());
+  // A lone scrape (a curl) starts no background work; a second within the
+  // hot window does.
+  f.Scrape();
+  CHECK_FALSE(f.cache.hot());
+  f.clock.Advance(seconds(1));
   f.Scrape();
   CHECK(f.cache.hot());
 
