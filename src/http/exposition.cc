@@ -2,6 +2,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <string_view>
 
@@ -11,6 +13,17 @@ namespace pgre {
 namespace {
 
 std::int64_t Ticks(MonoTime t) { return t.time_since_epoch().count(); }
+
+// The header of a family, interned: stable, shared by every cluster's
+// rendering. The set is bounded by the families metrics.h builds.
+const std::string* InternHeader(std::string_view header) {
+  static std::mutex mu;
+  static std::set<std::string, std::less<>> headers;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = headers.find(header);
+  if (it == headers.end()) it = headers.emplace(header).first;
+  return &*it;
+}
 
 std::shared_ptr<RenderedCluster> RenderPart(
     std::shared_ptr<const Snapshot> snapshot) {
@@ -29,20 +42,35 @@ std::shared_ptr<RenderedCluster> RenderPart(
     extents.emplace_back(begin, static_cast<std::size_t>(out.tellp()));
     f = std::move(one[0]);
   }
-  const std::string text = std::move(out).str();
-  part->families.reserve(families.size());
+  const std::string all = std::move(out).str();
+  // Each family: its header interned, its samples appended to part->text
+  // (offsets first: the views are taken once the text stops growing).
+  std::vector<std::pair<std::size_t, std::size_t>> samples;
+  part->families.resize(families.size());
+  part->text.reserve(all.size());
   for (std::size_t i = 0; i < families.size(); ++i) {
-    const std::string_view t = std::string_view(text).substr(
+    const std::string_view t = std::string_view(all).substr(
         extents[i].first, extents[i].second - extents[i].first);
     // The header ends with the TYPE line.
     auto type = t.find("# TYPE ");
     auto end = type == std::string_view::npos ? 0 : t.find('\n', type);
     end = end == std::string_view::npos ? t.size() : end + 1;
-    RenderedCluster::Family family;
-    family.name = families[i].name;
-    family.header = std::string(t.substr(0, end));
-    family.samples = std::string(t.substr(end));
-    part->families.push_back(std::move(family));
+    RenderedCluster::Family& family = part->families[i];
+    family.header = InternHeader(t.substr(0, end));
+    const std::string_view name = families[i].name;
+    const auto at = family.header->find(name);
+    family.name =
+        at == std::string::npos
+            ? std::string_view(*InternHeader(name))
+            : std::string_view(*family.header).substr(at, name.size());
+    samples.emplace_back(part->text.size(), t.size() - end);
+    part->text.append(t.substr(end));
+  }
+  part->text.shrink_to_fit();
+  for (std::size_t i = 0; i < families.size(); ++i) {
+    part->families[i].samples =
+        std::string_view(part->text)
+            .substr(samples[i].first, samples[i].second);
   }
   part->snapshot = std::move(snapshot);
   return part;
@@ -130,7 +158,7 @@ std::shared_ptr<const ExpositionBody> ExpositionCache::Render(
   // every cluster, in cluster order, under one header.
   struct Slot {
     const std::string* header = nullptr;
-    std::vector<const std::string*> samples;
+    std::vector<std::string_view> samples;
   };
   std::vector<Slot> slots;
   std::map<std::string_view, std::size_t> index;
@@ -139,10 +167,10 @@ std::shared_ptr<const ExpositionBody> ExpositionCache::Render(
     for (const RenderedCluster::Family& f : part->families) {
       auto [it, added] = index.emplace(f.name, slots.size());
       if (added) {
-        slots.push_back(Slot{&f.header, {}});
-        size += f.header.size();
+        slots.push_back(Slot{f.header, {}});
+        size += f.header->size();
       }
-      slots[it->second].samples.push_back(&f.samples);
+      slots[it->second].samples.push_back(f.samples);
       size += f.samples.size();
     }
   }
@@ -150,7 +178,7 @@ std::shared_ptr<const ExpositionBody> ExpositionCache::Render(
   text.reserve(size);
   for (const Slot& slot : slots) {
     text += *slot.header;
-    for (const std::string* s : slot.samples) text += *s;
+    for (std::string_view s : slot.samples) text += s;
   }
   body_ = std::make_shared<const ExpositionBody>(std::move(text));
   parts_ = std::move(use);

@@ -29,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cluster/snapshot.h"
@@ -52,16 +53,23 @@ class ExpositionBody {
   mutable GzipHead gzip_;
 };
 
-// One cluster's snapshot rendered, family by family.
+// One cluster's snapshot rendered, family by family: every family's series
+// lines in one string; the headers, the same for every cluster, once per
+// process.
 struct RenderedCluster {
   struct Family {
-    std::string name;
-    std::string header;   // "# HELP ...\n# TYPE ...\n"
-    std::string samples;  // the series lines
+    const std::string* header = nullptr;  // "# HELP ...\n# TYPE ...\n"
+    std::string_view name;                // in *header
+    std::string_view samples;             // the series lines, in `text`
   };
   std::shared_ptr<const Snapshot> snapshot;
+  std::string text;
   std::vector<Family> families;
   MonoTime fresh_until{};  // a scrape may use it instead of rendering
+
+  RenderedCluster() = default;
+  RenderedCluster(const RenderedCluster&) = delete;  // views into `text`
+  RenderedCluster& operator=(const RenderedCluster&) = delete;
 };
 
 // Renders `snapshot`. Pure.

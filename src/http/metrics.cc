@@ -1,9 +1,11 @@
 #include "http/metrics.h"
 
+#include <deque>
 #include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace pgre {
@@ -14,18 +16,20 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
-// Builds families in a fixed order, each created on first use.
+// Builds families in a fixed order, each created on first use: no string
+// is made of a name or help text but the family's own, once.
 class Families {
  public:
   explicit Families(std::string cluster) : cluster_(std::move(cluster)) {}
 
-  void Gauge(const std::string& name, const std::string& help,
-             const Labels& labels, double value) {
-    Add(name, help, MetricType::Gauge, labels).gauge.value = value;
+  void Gauge(std::string_view name, std::string_view help, Labels labels,
+             double value) {
+    Add(name, help, MetricType::Gauge, std::move(labels)).gauge.value = value;
   }
-  void Counter(const std::string& name, const std::string& help,
-               const Labels& labels, double value) {
-    Add(name, help, MetricType::Counter, labels).counter.value = value;
+  void Counter(std::string_view name, std::string_view help, Labels labels,
+               double value) {
+    Add(name, help, MetricType::Counter, std::move(labels)).counter.value =
+        value;
   }
   std::vector<MetricFamily> Take() {
     std::vector<MetricFamily> out;
@@ -36,27 +40,28 @@ class Families {
   }
 
  private:
-  MetricFamily& Family(const std::string& name, const std::string& help,
+  MetricFamily& Family(std::string_view name, std::string_view help,
                        MetricType type) {
     auto it = index_.find(name);
     if (it != index_.end()) return families_[it->second];
-    index_[name] = families_.size();
-    families_.push_back(MetricFamily{name, help, type, {}});
+    families_.push_back(
+        MetricFamily{std::string(name), std::string(help), type, {}});
+    index_.emplace(families_.back().name, families_.size() - 1);
     return families_.back();
   }
-  ClientMetric& Add(const std::string& name, const std::string& help,
-                    MetricType type, const Labels& labels) {
+  ClientMetric& Add(std::string_view name, std::string_view help,
+                    MetricType type, Labels labels) {
     MetricFamily& f = Family(name, help, type);
-    ClientMetric m;
+    ClientMetric& m = f.metric.emplace_back();
+    m.label.reserve(labels.size() + 1);
     if (!cluster_.empty()) m.label.push_back({"cluster", cluster_});
-    for (const auto& [k, v] : labels) m.label.push_back({k, v});
-    f.metric.push_back(std::move(m));
-    return f.metric.back();
+    for (auto& [k, v] : labels) m.label.push_back({k, std::move(v)});
+    return m;
   }
 
   std::string cluster_;
-  std::vector<MetricFamily> families_;
-  std::map<std::string, std::size_t> index_;
+  std::deque<MetricFamily> families_;  // stable: index_ views their names
+  std::map<std::string_view, std::size_t> index_;
 };
 
 double B(bool b) { return b ? 1.0 : 0.0; }
