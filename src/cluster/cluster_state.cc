@@ -25,6 +25,11 @@ std::vector<ServerConfig> AllServers(const Config& config) {
   return all;
 }
 
+// Server i of AllServers(config), without copying them.
+const ServerConfig& ServerAt(const Config& config, int i) {
+  return i == 0 ? config.primary : config.replicas[i - 1];
+}
+
 void ClearLag(ServerView& v) {
   v.lag_seconds.reset();
   v.lag_bytes.reset();
@@ -252,9 +257,7 @@ void ClusterState::UpdateTopologyLocked(MonoTime) {
   std::vector<RoleObservation> roles(server_count_);
   for (int i = 0; i < server_count_; ++i) {
     const ServerView& v = building_.servers[i];
-    // Server i of AllServers(config_), without copying every config.
-    const ServerConfig& config =
-        i == 0 ? config_.primary : config_.replicas[i - 1];
+    const ServerConfig& config = ServerAt(config_, i);
     RoleObservation& r = roles[i];
     r.up = v.up && v.sample.has_value();
     r.application_name = v.application_name;

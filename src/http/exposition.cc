@@ -43,34 +43,36 @@ std::shared_ptr<RenderedCluster> RenderPart(
     f = std::move(one[0]);
   }
   const std::string all = std::move(out).str();
-  // Each family: its header interned, its samples appended to part->text
-  // (offsets first: the views are taken once the text stops growing).
-  std::vector<std::pair<std::size_t, std::size_t>> samples;
-  part->families.resize(families.size());
-  part->text.reserve(all.size());
-  for (std::size_t i = 0; i < families.size(); ++i) {
-    const std::string_view t = std::string_view(all).substr(
-        extents[i].first, extents[i].second - extents[i].first);
+  // Each family: its header interned, its samples appended to part->text,
+  // reserved first so that the views taken while appending stay valid.
+  std::vector<std::size_t> header_ends;
+  std::size_t samples_size = 0;
+  for (const auto& [begin, stop] : extents) {
+    const std::string_view t =
+        std::string_view(all).substr(begin, stop - begin);
     // The header ends with the TYPE line.
     auto type = t.find("# TYPE ");
     auto end = type == std::string_view::npos ? 0 : t.find('\n', type);
     end = end == std::string_view::npos ? t.size() : end + 1;
+    header_ends.push_back(end);
+    samples_size += t.size() - end;
+  }
+  part->text.reserve(samples_size);
+  part->families.resize(families.size());
+  for (std::size_t i = 0; i < families.size(); ++i) {
+    const std::string_view t = std::string_view(all).substr(
+        extents[i].first, extents[i].second - extents[i].first);
     RenderedCluster::Family& family = part->families[i];
-    family.header = InternHeader(t.substr(0, end));
+    family.header = InternHeader(t.substr(0, header_ends[i]));
     const std::string_view name = families[i].name;
     const auto at = family.header->find(name);
     family.name =
         at == std::string::npos
             ? std::string_view(*InternHeader(name))
             : std::string_view(*family.header).substr(at, name.size());
-    samples.emplace_back(part->text.size(), t.size() - end);
-    part->text.append(t.substr(end));
-  }
-  part->text.shrink_to_fit();
-  for (std::size_t i = 0; i < families.size(); ++i) {
-    part->families[i].samples =
-        std::string_view(part->text)
-            .substr(samples[i].first, samples[i].second);
+    const std::size_t from = part->text.size();
+    part->text.append(t.substr(header_ends[i]));
+    family.samples = std::string_view(part->text).substr(from);
   }
   part->snapshot = std::move(snapshot);
   return part;
@@ -94,7 +96,7 @@ ExpositionCache::ExpositionCache(const Clock* clock, ExpositionOptions options)
 bool ExpositionCache::hot() const {
   const std::int64_t last = last_scrape_ns_.load();
   const std::int64_t gap = scrape_gap_ns_.load();
-  if (last == INT64_MIN || gap == INT64_MAX) return false;
+  if (gap == INT64_MAX) return false;  // fewer than two scrapes
   const std::int64_t window =
       std::chrono::duration_cast<MonoTime::duration>(options_.hot_window)
           .count();

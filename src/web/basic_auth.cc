@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include <cctype>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -45,8 +46,8 @@ bool IsBcryptHash(std::string_view hash) {
     return false;
   }
   // Cost: two digits, 04 to 31 (bcrypt's range).
-  if (hash[6] != '$' || hash[4] < '0' || hash[4] > '3' || hash[5] < '0' ||
-      hash[5] > '9') {
+  if (hash[6] != '$' || !std::isdigit(static_cast<unsigned char>(hash[4])) ||
+      !std::isdigit(static_cast<unsigned char>(hash[5]))) {
     return false;
   }
   const int cost = (hash[4] - '0') * 10 + (hash[5] - '0');
