@@ -711,12 +711,7 @@ TEST_CASE("pool: unknown figures are null and status unknown", "[json][pool]") {
 // --- docs/json-endpoints.md ------------------------------------------------
 
 std::filesystem::path DocsPath() {
-  // __FILE__ is src/http/json_api_test.cc under the source tree.
-  return std::filesystem::path(__FILE__)
-             .parent_path()
-             .parent_path()
-             .parent_path() /
-         "docs" / "json-endpoints.md";
+  return std::filesystem::path(PGRE_SOURCE_DIR) / "docs" / "json-endpoints.md";
 }
 
 // The ```json block that follows the line "<!-- example: PATH -->".
