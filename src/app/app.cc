@@ -556,7 +556,8 @@ int RunApp(int argc, char** argv) {
                  "exporter-toolkit format (reloaded on SIGHUP)");
   app.add_option("--web.unauthenticated-paths", flags.unauthenticated_paths,
                  "Comma-separated paths served without basic auth (what a "
-                 "load balancer or systemd polls)")
+                 "load balancer or systemd polls); a final /* makes a prefix, "
+                 "e.g. /lb/* for the load-balancer checks")
       ->capture_default_str();
   app.add_option("--web.max-connections", flags.http_limits.max_connections,
                  "Most open HTTP connections; more are closed at once")
@@ -638,14 +639,9 @@ int RunApp(int argc, char** argv) {
     }
     *out = *d;
   }
-  for (const std::string& path : SplitPaths(flags.unauthenticated_paths)) {
-    if (path[0] != '/') {
-      spdlog::error(
-          "--web.unauthenticated-paths: \"{}\" does not start with "
-          "'/'",
-          path);
-      return kExitBadInput;
-    }
+  if (!PathPatterns::Parse(SplitPaths(flags.unauthenticated_paths), &error)) {
+    spdlog::error("--web.unauthenticated-paths: {}", error);
+    return kExitBadInput;
   }
   std::optional<WebSecurity> security = LoadWebSecurity(flags);
   if (!security) return kExitBadInput;

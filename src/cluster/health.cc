@@ -89,8 +89,12 @@ std::optional<bool> DecideStreaming(const std::vector<ServerView>& servers,
 }
 
 HealthVerdict AssessServer(const Snapshot& snapshot, int server) {
+  return AssessServer(snapshot, server, snapshot.routing_config);
+}
+
+HealthVerdict AssessServer(const Snapshot& snapshot, int server,
+                           const RoutingConfig& config) {
   const ServerView& v = snapshot.servers.at(server);
-  const RoutingConfig& config = snapshot.routing_config;
   if (!v.polled) return Bad(HealthCode::kNotChecked, "not checked yet");
   if (!v.up || !v.sample) return Bad(HealthCode::kDown, "down");
   if (v.is_primary) return Bad(HealthCode::kPrimary, "primary");

@@ -41,6 +41,10 @@ namespace pgre {
 // lag, synthetic result), the cluster's topology and
 // snapshot.routing_config. REQUIRES: 0 <= server < servers.size().
 HealthVerdict AssessServer(const Snapshot& snapshot, int server);
+// The same rules with the lag limits (max_lag, max_lag_bytes) of `limits`
+// instead of snapshot.routing_config's (the /lb/ checks' ?lag= bound).
+HealthVerdict AssessServer(const Snapshot& snapshot, int server,
+                           const RoutingConfig& limits);
 
 // Whether servers[server]'s WAL receiver streams: its own
 // pg_stat_wal_receiver when that collector succeeded, else the state of

@@ -7,6 +7,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "http/gzip.h"
 #include "http/json_api.h"
@@ -41,6 +42,23 @@ std::optional<std::string> QueryValue(std::string_view query, const char* key) {
   evhttp_clear_headers(&params);
   return out;
 }
+
+// A path segment, percent-decoded ("a%2Fb" -> "a/b"); nullopt when it is
+// empty or does not decode.
+std::optional<std::string> DecodeSegment(std::string_view segment) {
+  if (segment.empty()) return std::nullopt;
+  const std::string raw(segment);
+  std::size_t size = 0;
+  char* decoded = evhttp_uridecode(raw.c_str(), 0, &size);
+  if (decoded == nullptr) return std::nullopt;
+  std::string out(decoded, size);
+  std::free(decoded);
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+constexpr std::string_view kLbPrefix = "/lb/";
+constexpr std::string_view kLbForm = "/lb/CLUSTER/SERVER/CHECK";
 
 }  // namespace
 
@@ -133,6 +151,17 @@ HttpResponse Api::Handle(const ApiRequest& request) const {
     return known(ok);
   }
   if (path == "/-/ready") return known(get ? Ready() : HttpResponse{});
+  if (path.starts_with(kLbPrefix)) {
+    // HAProxy's httpchk sends OPTIONS unless told otherwise.
+    if (get || method == "OPTIONS") {
+      return Lb(path.substr(kLbPrefix.size()), request.query);
+    }
+    HttpResponse r;
+    r.status = 405;
+    r.body = "method not allowed\n";
+    r.headers.push_back({"Allow", "GET, HEAD, OPTIONS"});
+    return r;
+  }
   if (path == kClustersPath || IsJsonEndpoint(path)) {
     return known(get ? Json(path, request.query) : HttpResponse{});
   }
@@ -177,6 +206,7 @@ HttpResponse Api::Metrics(bool gzip) const {
     assemblies.metric.push_back(m);
     self.push_back(std::move(renders));
     self.push_back(std::move(assemblies));
+    self.push_back(LbChecksFamily(*source_()));
   }
   if (extra_) {
     for (auto& f : extra_()) self.push_back(std::move(f));
@@ -238,6 +268,99 @@ HttpResponse Api::Json(std::string_view path, std::string_view query) const {
   if (json_cache_.size() > 8 * (clusters->size() + 1)) json_cache_.clear();
   json_cache_[std::move(key)] = CachedJson{snap, r};
   return r;
+}
+
+HttpResponse Api::Lb(std::string_view rest, std::string_view query) const {
+  HttpResponse r;
+  r.headers.push_back({"Cache-Control", "no-store"});
+  // CLUSTER/SERVER/CHECK, each segment percent-decoded and not empty.
+  std::vector<std::string> parts;
+  for (std::size_t from = 0; from <= rest.size() && parts.size() <= 3;) {
+    const std::size_t slash = std::min(rest.find('/', from), rest.size());
+    auto segment = DecodeSegment(rest.substr(from, slash - from));
+    if (!segment) break;
+    parts.push_back(std::move(*segment));
+    from = slash + 1;
+    if (slash == rest.size()) break;
+  }
+  if (parts.size() != 3 || std::count(rest.begin(), rest.end(), '/') != 2) {
+    LbNotFoundResponse("path", "", kLbForm, &r);
+    return r;
+  }
+  const auto clusters = source_();
+  const ClusterState* cluster = nullptr;
+  for (const auto& c : *clusters) {
+    if (c->name() == parts[0]) cluster = c.get();
+  }
+  if (cluster == nullptr) {
+    LbNotFoundResponse("cluster", parts[0], "", &r);
+    return r;
+  }
+  const std::optional<LbCheck> check = ParseLbCheck(parts[2]);
+  if (!check) {
+    LbNotFoundResponse("check", parts[2], LbCheckNames(), &r);
+    return r;
+  }
+  auto count = [&](int code) {
+    std::lock_guard<std::mutex> lock(lb_mu_);
+    ++lb_checks_[{cluster->name(), LbCheckName(*check), code}];
+  };
+  const std::shared_ptr<const Snapshot> snap = cluster->Get();
+  int server = -1;
+  for (std::size_t i = 0; i < snap->servers.size(); ++i) {
+    if (snap->servers[i].name == parts[1]) server = static_cast<int>(i);
+  }
+  if (server < 0) {
+    LbNotFoundResponse("server", parts[1], "", &r);
+    count(r.status);
+    return r;
+  }
+  LbQuery q;
+  q.check = *check;
+  if (auto lag = QueryValue(query, "lag")) {
+    std::optional<Duration> d = ParseDuration(*lag);
+    if (*check != LbCheck::kReplica || !d || *d < Duration::zero()) {
+      r.status = 400;
+      r.body = *check != LbCheck::kReplica
+                   ? "lag= applies to the replica check only\n"
+                   : "lag=: expected a duration like 500ms or 2s\n";
+      count(r.status);
+      return r;
+    }
+    q.max_lag = *d;
+  }
+  LbCheckResponse(*snap, server, *check, DecideLbCheck(*snap, server, q), &r);
+  count(r.status);
+  return r;
+}
+
+prometheus::MetricFamily Api::LbChecksFamily(
+    const ClusterList& clusters) const {
+  prometheus::MetricFamily family{
+      "pg_replica_lb_checks_total",
+      "Load-balancer checks answered (GET /lb/CLUSTER/SERVER/CHECK), by "
+      "check and HTTP status code.",
+      prometheus::MetricType::Counter,
+      {}};
+  std::lock_guard<std::mutex> lock(lb_mu_);
+  for (auto it = lb_checks_.begin(); it != lb_checks_.end();) {
+    const auto& [cluster, check, code] = it->first;
+    const bool configured =
+        std::any_of(clusters.begin(), clusters.end(),
+                    [&](const auto& c) { return c->name() == cluster; });
+    if (!configured) {  // gone with a reload
+      it = lb_checks_.erase(it);
+      continue;
+    }
+    prometheus::ClientMetric m;
+    m.label = {{"check", std::string(check)},
+               {"cluster", cluster},
+               {"code", std::to_string(code)}};
+    m.counter.value = static_cast<double>(it->second);
+    family.metric.push_back(std::move(m));
+    ++it;
+  }
+  return family;
 }
 
 HttpResponse Api::Ready() const {

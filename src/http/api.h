@@ -13,9 +13,13 @@
 // named by ?cluster=NAME (the first cluster without it; 404 for an unknown
 // name), and /v1/system/database/clusters. JSON answers are rendered once
 // per snapshot change and path, and a path that is not a route never looks
-// at a snapshot. Unknown paths answer 404, known paths with another method
-// 405. No answer ever carries a secret or a stack trace, and no path maps
-// to a file.
+// at a snapshot. GET, HEAD and OPTIONS /lb/CLUSTER/SERVER/CHECK[?lag=D]:
+// the load-balancer checks (cluster/lb_check.h; 200 pass, 503 fail, 404
+// naming the unknown cluster, server or check, 400 for a bad ?lag=), each
+// answer counted in pg_replica_lb_checks_total{cluster,check,code} (known
+// clusters only, so the path cannot grow the labels). Unknown paths answer
+// 404, known paths with another method 405. No answer ever carries a secret or
+// a stack trace, and no path maps to a file.
 //
 // Thread safety: Handle() may run on many threads at once.
 #ifndef PGRE_HTTP_API_H_
@@ -29,6 +33,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -125,6 +130,10 @@ class Api {
   // The status page (json: its live part, kStatusJsonPath).
   HttpResponse StatusPage(std::string_view query, bool json) const;
   HttpResponse Json(std::string_view path, std::string_view query) const;
+  // GET /lb/... (the path after "/lb/").
+  HttpResponse Lb(std::string_view rest, std::string_view query) const;
+  // pg_replica_lb_checks_total, for the clusters in `clusters`.
+  prometheus::MetricFamily LbChecksFamily(const ClusterList& clusters) const;
 
   ClusterSource source_;
   BuildInfo build_;
@@ -142,6 +151,11 @@ class Api {
   mutable std::mutex json_mu_;
   mutable std::map<std::pair<std::string, std::string>, CachedJson>
       json_cache_;  // guarded by json_mu_
+  // /lb/ answers by (cluster, check name, status code).
+  mutable std::mutex lb_mu_;
+  mutable std::map<std::tuple<std::string, std::string_view, int>,
+                   std::uint64_t>
+      lb_checks_;  // guarded by lb_mu_
 };
 
 }  // namespace pgre

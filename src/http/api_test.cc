@@ -336,5 +336,114 @@ TEST_CASE("a gzipped scrape is the plain one, compressed, from the cache",
   CHECK(ok);
 }
 
+// --- /lb/ ------------------------------------------------------------------
+
+TEST_CASE("/lb/ checks answer from the routing model", "[api][lb]") {
+  FakeClock clock;
+  ClusterState c(Named("main"), &clock);
+  Api api(&c, BuildInfo{"1", "r"});
+  c.RecordPoll(0, Up(clock, true));
+  PollOutcome replica = Up(clock, false);
+  replica.sample.collector_success["wal_receiver"] = true;
+  replica.sample.wal_receiver = WalReceiverRow{};
+  replica.sample.wal_receiver->status = "streaming";
+  c.RecordPoll(1, replica);
+
+  // Before the first health check every check fails, saying so.
+  HttpResponse r = api.Handle("GET", "/lb/main/replica1/read-only");
+  CHECK(r.status == 503);
+  CHECK(r.content_type == "application/json");
+  CHECK(r.Body().find("\"reason\": \"first health check not done yet\"") !=
+        std::string::npos);
+
+  c.HealthCheck();
+  r = api.Handle("GET", "/lb/main/replica1/read-only");
+  CHECK(r.status == 200);
+  const std::string body = r.Body();
+  for (const char* field :
+       {"\"cluster\": \"main\"", "\"server\": \"replica1\"",
+        "\"check\": \"read-only\"", "\"role\": \"replica\"",
+        "\"observedRole\": \"replica\"", "\"up\": true", "\"inRotation\": true",
+        "\"lagSeconds\": 0.0", "\"lagIsLowerBound\": false",
+        "\"reason\": \"ok\""}) {
+    INFO(body);
+    CHECK(body.find(field) != std::string::npos);
+  }
+
+  struct Case {
+    const char* method;
+    const char* path;
+    const char* query;
+    int status;
+  };
+  const Case cases[] = {
+      {"GET", "/lb/main/primary/read-only", "", 503},
+      {"GET", "/lb/main/primary/primary", "", 200},
+      {"GET", "/lb/main/primary/read-write", "", 200},
+      {"GET", "/lb/main/replica1/primary", "", 503},
+      {"GET", "/lb/main/replica1/replica", "", 200},
+      {"GET", "/lb/main/primary/replica", "", 503},
+      {"GET", "/lb/main/replica1/health", "", 200},
+      {"HEAD", "/lb/main/replica1/read-only", "", 200},
+      {"OPTIONS", "/lb/main/replica1/read-only", "", 200},
+      {"OPTIONS", "/lb/main/primary/read-only", "", 503},
+      {"GET", "/lb/ma%69n/replica%31/health", "", 200},
+      {"GET", "/lb/main/replica1/replica", "lag=1s", 200},
+      {"GET", "/lb/main/replica1/replica", "lag=0s", 200},
+      {"GET", "/lb/main/replica1/replica", "lag=soon", 400},
+      {"GET", "/lb/main/replica1/read-only", "lag=1s", 400},
+      {"POST", "/lb/main/replica1/read-only", "", 405},
+      {"GET", "/lb/nope/replica1/read-only", "", 404},
+      {"GET", "/lb/main/nope/read-only", "", 404},
+      {"GET", "/lb/main/replica1/nope", "", 404},
+      {"GET", "/lb/main/replica1", "", 404},
+      {"GET", "/lb/main/replica1/read-only/", "", 404},
+      {"GET", "/lb/main//read-only", "", 404},
+      {"GET", "/lb/main/replica1/read-only/x", "", 404},
+      {"GET", "/lb/", "", 404},
+      {"GET", "/lb/main/replica1/../../metrics", "", 404},
+  };
+  for (const Case& k : cases) {
+    INFO(k.method << " " << k.path << "?" << k.query);
+    CHECK(api.Handle(ApiRequest{k.method, k.path, k.query, false}).status ==
+          k.status);
+  }
+  // A 404 names what is unknown, and lists nothing else.
+  r = api.Handle("GET", "/lb/main/nope/read-only");
+  CHECK(r.Body().find("\"error\": \"no such server\"") != std::string::npos);
+  CHECK(r.Body().find("\"server\": \"nope\"") != std::string::npos);
+  CHECK(r.Body().find("replica1") == std::string::npos);
+  r = api.Handle("GET", "/lb/other/replica1/read-only");
+  CHECK(r.Body().find("\"error\": \"no such cluster\"") != std::string::npos);
+  CHECK(r.Body().find("main") == std::string::npos);
+  r = api.Handle("POST", "/lb/main/replica1/read-only");
+  CHECK(r.headers == std::vector<std::pair<std::string, std::string>>{
+                         {"Allow", "GET, HEAD, OPTIONS"}});
+
+  // Counted by cluster, check and code; unknown clusters are not.
+  const std::string metrics = api.Handle("GET", "/metrics").Body();
+  INFO(metrics);
+  CHECK(metrics.find("# TYPE pg_replica_lb_checks_total counter") !=
+        std::string::npos);
+  for (const char* line : {
+           "pg_replica_lb_checks_total{check=\"read-only\",cluster=\"main\","
+           "code=\"200\"} 3\n",
+           "pg_replica_lb_checks_total{check=\"read-only\",cluster=\"main\","
+           "code=\"503\"} 3\n",
+           "pg_replica_lb_checks_total{check=\"primary\",cluster=\"main\","
+           "code=\"200\"} 2\n",
+           "pg_replica_lb_checks_total{check=\"replica\",cluster=\"main\","
+           "code=\"400\"} 1\n",
+           "pg_replica_lb_checks_total{check=\"read-only\",cluster=\"main\","
+           "code=\"404\"} 2\n",
+           "pg_replica_lb_checks_total{check=\"read-only\",cluster=\"main\","
+           "code=\"400\"} 1\n",
+       }) {
+    CHECK(metrics.find(line) != std::string::npos);
+  }
+  CHECK(metrics.find("cluster=\"nope\"") == std::string::npos);
+  CHECK(metrics.find("cluster=\"other\"") == std::string::npos);
+}
+
 }  // namespace
 }  // namespace pgre

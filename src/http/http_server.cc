@@ -124,6 +124,43 @@ std::optional<ListenAddress> ParseListenAddress(const std::string& address,
   return out;
 }
 
+std::optional<PathPatterns> PathPatterns::Parse(
+    const std::vector<std::string>& entries, std::string* error) {
+  PathPatterns out;
+  for (const std::string& entry : entries) {
+    const std::size_t star = entry.find('*');
+    if (entry.empty() || entry[0] != '/') {
+      *error = "\"" + entry + "\" does not start with '/'";
+      return std::nullopt;
+    }
+    if (star != std::string::npos &&
+        (star != entry.size() - 1 || entry[star - 1] != '/')) {
+      *error = "\"" + entry + "\": '*' only as the end of a prefix, like /lb/*";
+      return std::nullopt;
+    }
+    if (entry == "/*") {
+      *error =
+          "\"/*\" would serve every path without basic auth (to do that, "
+          "configure no basic_auth_users)";
+      return std::nullopt;
+    }
+    if (star == std::string::npos) {
+      out.exact_.insert(entry);
+    } else {
+      out.prefixes_.push_back(entry.substr(0, star));
+    }
+  }
+  return out;
+}
+
+bool PathPatterns::Matches(std::string_view path) const {
+  if (exact_.count(path)) return true;
+  for (const std::string& prefix : prefixes_) {
+    if (path.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
 std::unique_ptr<HttpServer> HttpServer::Start(
     const std::string& address, const Api* api, const HttpLimits& limits,
     std::shared_ptr<const WebSecurity> security,
@@ -137,8 +174,9 @@ std::unique_ptr<HttpServer> HttpServer::Start(
   s->api_ = api;
   s->limits_ = limits;
   s->security_ = std::move(security);
-  s->unauthenticated_.insert(unauthenticated_paths.begin(),
-                             unauthenticated_paths.end());
+  auto unauthenticated = PathPatterns::Parse(unauthenticated_paths, error);
+  if (!unauthenticated) return nullptr;
+  s->unauthenticated_ = std::move(*unauthenticated);
   s->base_ = event_base_new();
   if (s->base_ == nullptr) {
     *error = "cannot create the event loop";
@@ -420,7 +458,7 @@ void HttpServer::OnRequest(evhttp_request* req, void* arg) {
     return;
   }
   if (security->auth && !security->auth->empty() &&
-      !self->unauthenticated_.count(path) &&
+      !self->unauthenticated_.Matches(path) &&
       !security->auth->Authenticate(
           evhttp_find_header(in_headers, "Authorization"))) {
     ++self->unauthorized_;

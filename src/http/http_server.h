@@ -39,6 +39,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -76,10 +77,30 @@ struct ListenAddress {
 std::optional<ListenAddress> ParseListenAddress(const std::string& address,
                                                 std::string* error);
 
+// The paths served without basic auth (--web.unauthenticated-paths): exact
+// paths ("/-/ready"), and prefixes written with a trailing "/*" ("/lb/*":
+// every path under /lb/). Matching is on the path as sent, before any
+// decoding; the Api routes on the same string, so no spelling of a path
+// reaches a route the patterns do not name.
+class PathPatterns {
+ public:
+  // Returns nullopt and sets *error (naming the entry) when an entry does
+  // not start with '/', has a '*' other than as a final "/*", or is "/*"
+  // (every path: serve without basic auth instead).
+  static std::optional<PathPatterns> Parse(
+      const std::vector<std::string>& entries, std::string* error);
+  bool Matches(std::string_view path) const;
+
+ private:
+  std::set<std::string, std::less<>> exact_;
+  std::vector<std::string> prefixes_;  // with their final '/'
+};
+
 class HttpServer {
  public:
   // Starts serving `api` on `address`. Returns nullptr and sets *error when
-  // the address is invalid or cannot be bound.
+  // the address is invalid or cannot be bound, or a path is not a valid
+  // PathPatterns entry.
   // REQUIRES: api outlives the server; security non-null.
   static std::unique_ptr<HttpServer> Start(
       const std::string& address, const Api* api, const HttpLimits& limits,
@@ -118,7 +139,7 @@ class HttpServer {
 
   const Api* api_ = nullptr;
   HttpLimits limits_;
-  std::set<std::string> unauthenticated_;
+  PathPatterns unauthenticated_;
   event_base* base_ = nullptr;
   evhttp* http_ = nullptr;
   evconnlistener* listener_ = nullptr;

@@ -44,11 +44,12 @@ Config OneReplica() {
 struct Fixture {
   explicit Fixture(HttpLimits limits = {},
                    std::shared_ptr<const WebSecurity> security =
-                       std::make_shared<const WebSecurity>())
+                       std::make_shared<const WebSecurity>(),
+                   std::vector<std::string> unauthenticated = {"/-/healthy"})
       : cluster(OneReplica(), &clock), api(&cluster, BuildInfo{"1", "r"}) {
     std::string error;
     server = HttpServer::Start("127.0.0.1:0", &api, limits, std::move(security),
-                               {"/-/healthy"}, &error);
+                               std::move(unauthenticated), &error);
     INFO(error);
     REQUIRE(server);
   }
@@ -350,6 +351,62 @@ TEST_CASE("basic auth: 401 without a valid user, the exempt paths open",
   // Swapping the security takes effect at the next request.
   f.server->SetSecurity(std::make_shared<const WebSecurity>());
   CHECK(Status(f.Get(kScrape)) == 200);
+}
+
+TEST_CASE("basic auth: a /* entry exempts a prefix, and only it", "[http]") {
+  auto security = std::make_shared<WebSecurity>();
+  security->auth =
+      std::make_shared<BasicAuth>(std::map<std::string, std::string>{
+          {"prometheus", MakeBcryptHash("secret", 4)}});
+  Fixture f(HttpLimits{}, security, {"/-/healthy", "/lb/*"});
+  // Answered (503: no health check has run), not refused.
+  const std::string lb = f.Get(
+      "GET /lb/test/replica1/read-only HTTP/1.1\r\nHost: x\r\n"
+      "Connection: close\r\n\r\n");
+  CHECK(Status(lb) == 503);
+  CHECK(Body(lb).find("\"reason\": \"first health check not done yet\"") !=
+        std::string::npos);
+  CHECK(Status(f.Get("GET /lb/nope/x/health HTTP/1.0\r\n\r\n")) == 404);
+  // Not under the prefix: closed.
+  for (const char* path : {"/lb", "/lbx/test/replica1/health", "/metrics",
+                           "/v1/system/database/replicas/status", "/"}) {
+    INFO(path);
+    CHECK(Status(f.Get("GET " + std::string(path) + " HTTP/1.0\r\n\r\n")) ==
+          401);
+  }
+}
+
+TEST_CASE("unauthenticated path patterns", "[http]") {
+  std::string error;
+  auto p = PathPatterns::Parse({"/-/healthy", "/lb/*", "/a/b/*"}, &error);
+  REQUIRE(p);
+  CHECK(p->Matches("/-/healthy"));
+  CHECK_FALSE(p->Matches("/-/healthy/"));
+  CHECK_FALSE(p->Matches("/-/ready"));
+  CHECK(p->Matches("/lb/"));
+  CHECK(p->Matches("/lb/main/replica1/read-only"));
+  CHECK_FALSE(p->Matches("/lb"));
+  CHECK_FALSE(p->Matches("/lbx"));
+  CHECK(p->Matches("/a/b/c"));
+  CHECK_FALSE(p->Matches("/a/c"));
+  struct Bad {
+    const char* entry;
+    const char* error;
+  };
+  for (const Bad& b : {
+           Bad{"lb/*", "\"lb/*\" does not start with '/'"},
+           Bad{"/lb*", "\"/lb*\": '*' only as the end of a prefix, like /lb/*"},
+           Bad{"/lb/*/x",
+               "\"/lb/*/x\": '*' only as the end of a prefix, "
+               "like /lb/*"},
+           Bad{"/*",
+               "\"/*\" would serve every path without basic auth (to do "
+               "that, configure no basic_auth_users)"},
+       }) {
+    INFO(b.entry);
+    CHECK_FALSE(PathPatterns::Parse({b.entry}, &error));
+    CHECK(error == b.error);
+  }
 }
 
 TEST_CASE("clients hanging up mid-answer cost an EPIPE, not the process",

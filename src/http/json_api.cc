@@ -394,6 +394,32 @@ void UnknownClusterResponse(const std::vector<std::string>& names,
   Fill(body, 404, response);
 }
 
+void LbCheckResponse(const Snapshot& snapshot, int server, LbCheck check,
+                     const LbAnswer& answer, HttpResponse* response) {
+  const ServerView& v = snapshot.servers.at(server);
+  Json body;
+  body["cluster"] = snapshot.cluster;
+  body["server"] = v.name;
+  body["check"] = std::string(LbCheckName(check));
+  body["role"] = std::string(RoleName(v.role));
+  body["observedRole"] = ObservedRole(v);
+  body["up"] = v.up;
+  body["inRotation"] = v.routing.in_rotation;
+  body["lagSeconds"] = OrNull(v.lag_seconds);
+  body["lagIsLowerBound"] = v.lag_lower_bound;
+  body["reason"] = answer.reason;
+  Fill(body, answer.pass ? 200 : 503, response);
+}
+
+void LbNotFoundResponse(std::string_view what, std::string_view name,
+                        std::string_view hint, HttpResponse* response) {
+  Json body;
+  body["error"] = "no such " + std::string(what);
+  if (!name.empty()) body[std::string(what)] = std::string(name);
+  if (!hint.empty()) body["expected"] = std::string(hint);
+  Fill(body, 404, response);
+}
+
 bool HandleJsonEndpoint(std::string_view path, const Snapshot& snapshot,
                         HttpResponse* response) {
   if (path == kStatusPath) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/lb_check.h"
 #include "cluster/snapshot.h"
 #include "http/api.h"
 
@@ -41,6 +42,21 @@ void ClustersResponse(const std::vector<std::shared_ptr<const Snapshot>>& all,
 // 404 for a ?cluster= that names no cluster (the known names listed).
 void UnknownClusterResponse(const std::vector<std::string>& names,
                             HttpResponse* response);
+
+// The answer of a load-balancer check (GET /lb/CLUSTER/SERVER/CHECK,
+// cluster/lb_check.h): 200 when it passes, else 503, with the fields
+// cluster, server, check, role (configured), observedRole, up, inRotation,
+// lagSeconds, lagIsLowerBound and reason. REQUIRES: 0 <= server <
+// snapshot.servers.size().
+void LbCheckResponse(const Snapshot& snapshot, int server, LbCheck check,
+                     const LbAnswer& answer, HttpResponse* response);
+
+// 404 for a /lb/ request that names no known `what` ("cluster", "server",
+// "check", "path"): {"error": "no such WHAT", WHAT: NAME} (NAME when not
+// empty), plus `hint` as "expected" when not empty. Lists no other names (the
+// path may be served without authentication).
+void LbNotFoundResponse(std::string_view what, std::string_view name,
+                        std::string_view hint, HttpResponse* response);
 
 }  // namespace pgre
 
