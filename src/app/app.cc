@@ -29,6 +29,7 @@
 #include "cluster/cluster_state.h"
 #include "common/redact.h"
 #include "config/config.h"
+#include "config/dsn.h"
 #include "engine/engine.h"
 #include "engine/route_check.h"
 #include "http/api.h"
@@ -598,13 +599,33 @@ int RunApp(int argc, char** argv) {
       "route-check",
       "Poll every server once, route N real probe reads through the routing "
       "model, print where they went; exit 1 when a read failed or a healthy "
-      "replica got none");
+      "replica got none. With --through: the load mode");
   route_check
       ->add_option("--reads", route_check_reads, "Number of reads to route")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
   route_check->add_option("--cluster", route_check_cluster,
                           "The cluster to check (default: the first)");
+  LoadCheckOptions load;
+  std::string load_duration = "30s";
+  CLI::Option* through = route_check->add_option(
+      "--through", load.through,
+      "Load mode: real reads through this read endpoint (a libpq DSN, e.g. "
+      "HAProxy's read pool), a new connection each, while the agent's "
+      "pipeline runs in-process; per server reads, share, latency, when it "
+      "left and rejoined; exit 1 when a read failed or a replica in the "
+      "agent's rotation throughout got none");
+  route_check
+      ->add_option("--duration", load_duration,
+                   "Load mode: how long to read, e.g. 30s")
+      ->capture_default_str()
+      ->needs(through);
+  route_check
+      ->add_option("--connections", load.connections,
+                   "Load mode: concurrent readers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000))
+      ->needs(through);
   // Subcommand flags may also come after the subcommand name.
   route_check->fallthrough();
   try {
@@ -683,6 +704,19 @@ int RunApp(int argc, char** argv) {
                       route_check_cluster, config->source);
         return kExitBadInput;
       }
+    }
+    if (!load.through.empty()) {
+      auto d = ParseDuration(load_duration);
+      if (!d || *d <= Duration::zero()) {
+        spdlog::error(
+            "route-check --duration: \"{}\" is not a duration like 30s",
+            load_duration);
+        return kExitBadInput;
+      }
+      load.duration = *d;
+      // The endpoint's password, if it holds one, stays out of messages.
+      RegisterDsnSecrets(load.through);
+      return RunLoadCheck(*chosen, load, Clock::Real(), std::cout);
     }
     return RunRouteCheck(*chosen, route_check_reads, Clock::Real(), std::cout);
   }

@@ -19,17 +19,6 @@ ServerView MakeView(const ServerConfig& server) {
   return view;
 }
 
-std::vector<ServerConfig> AllServers(const Config& config) {
-  std::vector<ServerConfig> all = {config.primary};
-  all.insert(all.end(), config.replicas.begin(), config.replicas.end());
-  return all;
-}
-
-// Server i of AllServers(config), without copying them.
-const ServerConfig& ServerAt(const Config& config, int i) {
-  return i == 0 ? config.primary : config.replicas[i - 1];
-}
-
 void ClearLag(ServerView& v) {
   v.lag_seconds.reset();
   v.lag_bytes.reset();

@@ -620,4 +620,14 @@ std::optional<Config> LoadConfigFile(const std::string& path,
   return std::move(agent->clusters.front());
 }
 
+std::vector<ServerConfig> AllServers(const Config& config) {
+  std::vector<ServerConfig> all = {config.primary};
+  all.insert(all.end(), config.replicas.begin(), config.replicas.end());
+  return all;
+}
+
+const ServerConfig& ServerAt(const Config& config, int i) {
+  return i == 0 ? config.primary : config.replicas[i - 1];
+}
+
 }  // namespace pgre

@@ -163,6 +163,13 @@ std::optional<Config> LoadConfigFromEnv(
 // USE_READ_REPLICAS, READ_REPLICA_*, REPLICA_HEALTH_CHECK_INTERVAL, DB_*).
 bool HasSeedEnvironment(const std::map<std::string, std::string>& env);
 
+// A cluster's servers in the one order every module indexes them by: [0]
+// the configured primary, then the replicas in configured order.
+std::vector<ServerConfig> AllServers(const Config& config);
+// Server i of AllServers(config), without copying them.
+// REQUIRES: 0 <= i <= config.replicas.size().
+const ServerConfig& ServerAt(const Config& config, int i);
+
 // Parses "250ms", "1s", "1.5s", "10m", "1h", "1h30m". Returns nullopt on
 // anything else (including negative values and a bare number).
 std::optional<Duration> ParseDuration(const std::string& text);

@@ -7,6 +7,7 @@
 
 #include "cluster/cluster_state.h"
 #include "engine/engine.h"
+#include "load/read_load.h"
 
 namespace pgre {
 namespace {
@@ -127,6 +128,83 @@ int RunRouteCheck(const Config& config, int reads, const Clock* clock,
       BuildRouteCheckReport(cluster->model(), results);
   out << FormatRouteCheckReport(report);
   return report.ok() ? 0 : 1;
+}
+
+int RunLoadCheck(const Config& config, const LoadCheckOptions& options,
+                 const Clock* clock, std::ostream& out,
+                 AsyncSessionFactory* sessions) {
+  auto cluster = std::make_shared<ClusterState>(config, clock);
+  Engine engine({config}, {cluster}, 1, clock, nullptr, sessions);
+  engine.Start(/*routing=*/true);
+  // The agent's view is worth comparing once its first health check ran
+  // (bounded as the daemon's wait, plus one check interval).
+  const MonoTime ready_by = clock->Now() + config.connect_timeout +
+                            config.query_timeout + 2 * config.poll_interval +
+                            config.routing.health_check_interval;
+  while (!cluster->Get()->routing_active && clock->Now() < ready_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::shared_ptr<const Snapshot> first = cluster->Get();
+  const int n = static_cast<int>(first->servers.size());
+  // In rotation at every sample of the run (the agent's view).
+  std::vector<bool> always_in(n, first->routing_active);
+  std::vector<bool> was_in(n);
+  for (int i = 0; i < n; ++i) was_in[i] = first->servers[i].routing.in_rotation;
+  std::string changes;
+
+  ReadLoadOptions load_options;
+  load_options.dsn = options.through;
+  load_options.connections = options.connections;
+  load_options.timeout = config.connect_timeout + config.query_timeout;
+  const MonoTime start = clock->Now();
+  {
+    ReadLoad load(load_options, clock);
+    while (clock->Now() - start < options.duration) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const std::shared_ptr<const Snapshot> snap = cluster->Get();
+      for (int i = 0; i < n; ++i) {
+        const RoutingView& r = snap->servers[i].routing;
+        if (!r.in_rotation) always_in[i] = false;
+        if (r.in_rotation != was_in[i]) {
+          char line[256];
+          std::snprintf(
+              line, sizeof line, "agent: %s %s at %.1fs%s%s\n",
+              snap->servers[i].name.c_str(),
+              r.in_rotation ? "entered the rotation" : "left the rotation",
+              ToSeconds(clock->Now() - start), r.in_rotation ? "" : ": ",
+              r.in_rotation ? "" : r.reason.c_str());
+          changes += line;
+          was_in[i] = r.in_rotation;
+        }
+      }
+    }
+    load.Stop();
+    engine.Stop();
+    std::vector<LoadServer> servers;
+    for (int i = 0; i < n; ++i) {
+      const ServerConfig& s = ServerAt(config, i);
+      servers.push_back({s.name, s.host, s.port, i == 0});
+    }
+    const LoadReport report = BuildLoadReport(
+        load.Samples(), servers, start,
+        std::chrono::duration_cast<Duration>(clock->Now() - start));
+    out << FormatLoadReport(report) << changes;
+    bool ok = report.failed == 0 && report.total > 0;
+    if (report.total == 0) out << "no read finished\n";
+    if (report.failed > 0) {
+      out << report.failed << " reads failed\n";
+    }
+    for (int i = 0; i < n; ++i) {
+      if (!always_in[i] || first->servers[i].is_primary) continue;
+      if (report.rows[i].reads == 0) {
+        out << "replica " << report.rows[i].server
+            << " was in the agent's rotation throughout but got no read\n";
+        ok = false;
+      }
+    }
+    out << (ok ? "route-check: OK\n" : "route-check: FAILED\n");
+    return ok ? 0 : 1;
+  }
 }
 
 }  // namespace pgre

@@ -55,6 +55,27 @@ std::string FormatRouteCheckReport(const RouteCheckReport& report);
 int RunRouteCheck(const Config& config, int reads, const Clock* clock,
                   std::ostream& out, AsyncSessionFactory* sessions = nullptr);
 
+// route-check --load: the seed's "load test with replica distribution" and
+// "simulate replica failure and verify failover" against what really routes
+// reads (HAProxy's read pool built from config/haproxy.cfg, or any read
+// endpoint): `connections` threads of real reads through `through` for
+// `duration` (load/read_load.h), while the agent's own pipeline (polls,
+// health checks, routing model) runs on `config` in-process. Prints per
+// server reads, share, p50/p95/p99 latency and the moments it left and
+// rejoined (from where the reads landed), and the agent's rotation changes
+// during the run.
+struct LoadCheckOptions {
+  std::string through;  // the read endpoint's DSN (SECRET: may hold one)
+  Duration duration = std::chrono::seconds(30);
+  int connections = 4;
+};
+
+// Returns 0 when no read failed and every replica the agent had in
+// rotation for the whole run got reads; 1 otherwise (and says why).
+int RunLoadCheck(const Config& config, const LoadCheckOptions& options,
+                 const Clock* clock, std::ostream& out,
+                 AsyncSessionFactory* sessions = nullptr);
+
 }  // namespace pgre
 
 #endif  // PGRE_ENGINE_ROUTE_CHECK_H_
