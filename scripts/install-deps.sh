@@ -19,6 +19,8 @@ PACKAGES=(
   postgresql-15 postgresql-client-15 prometheus prometheus-alertmanager
   # the pgbouncer tests: Debian's pgbouncer in front of the test clusters
   pgbouncer
+  # the load-balancer tests: Debian's HAProxy 2.6 running config/haproxy.cfg
+  haproxy
   curl python3 procps util-linux ca-certificates
   # the browser tier: the status page in headless chromium over WebDriver
   chromium chromium-driver

@@ -128,9 +128,9 @@ void ReadLoad::Run() {
       samples_.push_back(std::move(s));
     }
     // A refused connection fails in microseconds: do not spin on it.
-    if (failed && !stop_) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    Duration pause = options_.pause;
+    if (failed) pause = std::max(pause, Duration(10));
+    if (pause.count() > 0 && !stop_) std::this_thread::sleep_for(pause);
   }
 }
 

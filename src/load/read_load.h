@@ -42,6 +42,8 @@ struct ReadLoadOptions {
   std::string dsn;  // the read endpoint, libpq's conninfo or URI
   int connections = 4;
   Duration timeout = std::chrono::seconds(2);
+  // Each reader's pause between two reads (0: back to back).
+  Duration pause{0};
 };
 
 class ReadLoad {
