@@ -23,7 +23,9 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "load/read_load.h"
@@ -373,6 +375,97 @@ TEST_CASE(
   REQUIRE(WaitUntil([&] { return rig.haproxy->UpServers("writes").empty(); },
                     seconds(30), milliseconds(100)));
   CHECK(WriteThrough(rig.haproxy->WriteDsn()).port == 0);
+}
+
+// route-check --through: the load mode against HAProxy's read pool.
+struct RouteCheckRun {
+  int status = -1;
+  std::string output;
+};
+RouteCheckRun LoadCheck(const AgentProcess& agent, const std::string& dsn,
+                        const std::string& duration) {
+  RouteCheckRun run;
+  run.status = RunCommand(
+      {PGRE_BINARY, "--config.file=" + agent.config_path(), "route-check",
+       "--through=" + dsn, "--duration=" + duration, "--connections=2"},
+      &run.output);
+  return run;
+}
+
+// The READS column of a server's line of the load report, or -1.
+int ReadsOf(const std::string& report, const std::string& server) {
+  std::istringstream in(report);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string name, role;
+    int reads = -1;
+    if (words >> name >> role >> reads && name == server) return reads;
+  }
+  return -1;
+}
+
+TEST_CASE("route-check --through: the distribution HAProxy really makes",
+          "[haproxy][route-check]") {
+  TestCluster cluster;
+  BackgroundWriter writer(cluster);
+  Rig rig(cluster);
+
+  SECTION("steady: every replica a third, exit 0") {
+    const RouteCheckRun run =
+        LoadCheck(rig.agent, rig.haproxy->ReadDsn(), "4s");
+    INFO(run.output);
+    CHECK(run.status == 0);
+    CHECK(run.output.find("route-check: OK") != std::string::npos);
+    CHECK(ReadsOf(run.output, "primary") == 0);
+    for (const std::string& r : kReplicas) CHECK(ReadsOf(run.output, r) > 50);
+    CHECK(run.output.find("failed: 0") != std::string::npos);
+  }
+  SECTION("a replica paused during the run: when it left, and back") {
+    std::thread pause([&] {
+      // Pacing of the scenario inside route-check's window, not a wait for
+      // a condition.
+      std::this_thread::sleep_for(seconds(1));
+      cluster.PauseReplay(1);
+      std::this_thread::sleep_for(seconds(7));
+      cluster.ResumeReplay(1);
+    });
+    const RouteCheckRun run =
+        LoadCheck(rig.agent, rig.haproxy->ReadDsn(), "13s");
+    pause.join();
+    INFO(run.output);
+    // It left the agent's rotation: not starved. HAProxy's
+    // on-marked-down shutdown-sessions ends a read in flight on it, at most
+    // one per reader (and route-check then says so, exit 1).
+    const std::size_t at = run.output.find("failed: ");
+    REQUIRE(at != std::string::npos);
+    const int failed = std::atoi(run.output.c_str() + at + 8);
+    CHECK(failed <= 2);
+    CHECK(run.status == (failed == 0 ? 0 : 1));
+    CHECK(run.output.find("replica2: left at ") != std::string::npos);
+    CHECK(run.output.find(", rejoined at ") != std::string::npos);
+    CHECK(run.output.find("agent: replica2 left the rotation at ") !=
+          std::string::npos);
+    CHECK(run.output.find("agent: replica2 entered the rotation at ") !=
+          std::string::npos);
+  }
+  SECTION("an endpoint that bypasses the replicas: exit 1, naming them") {
+    const RouteCheckRun run =
+        LoadCheck(rig.agent, cluster.SuperuserDsn(TestCluster::kPrimary), "2s");
+    INFO(run.output);
+    CHECK(run.status == 1);
+    for (const std::string& r : kReplicas) {
+      CHECK(run.output.find("replica " + r +
+                            " was in the agent's rotation throughout but got "
+                            "no read") != std::string::npos);
+    }
+  }
+  SECTION("reads that fail: exit 1") {
+    const RouteCheckRun run = LoadCheck(
+        rig.agent, "host=127.0.0.1 port=1 dbname=postgres user=postgres", "1s");
+    INFO(run.output);
+    CHECK(run.status == 1);
+    CHECK(run.output.find("first error: ") != std::string::npos);
+  }
 }
 
 }  // namespace
