@@ -4,7 +4,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -32,99 +31,7 @@ std::vector<std::string> SplitCsv(const std::string& line) {
   return out;
 }
 
-// The test cluster's port of a server the config names, or -1.
-int PortOf(const TestCluster& cluster, const std::string& name) {
-  if (name == "primary") return cluster.Port(TestCluster::kPrimary);
-  for (int i = 0; i < cluster.replica_count(); ++i) {
-    if (cluster.ReplicaName(i) == name) return cluster.Port(i);
-  }
-  return -1;
-}
-
 }  // namespace
-
-std::string ShippedConfigForTest(const std::string& shipped,
-                                 const TestCluster& cluster,
-                                 const std::string& cluster_name,
-                                 const HaproxyPorts& ports) {
-  const std::regex listen(R"(^listen\s+(\S+).*)");
-  const std::regex bind(R"(^(\s*bind\s+)\S+(.*)$)");
-  const std::regex server(R"(^(\s*server\s+)(\S+)(\s+)(\S+)(.*)$)");
-  const std::regex agent(R"(addr\s+\S+\s+port\s+\d+)");
-  const std::regex uri(R"(/lb/[^/\s]+/)");
-  std::string out;
-  std::string section;
-  int agent_lines = 0;
-  std::map<std::string, int> servers;  // per pool
-  // The address (in the shipped file) of each named server, so that other
-  // lines for the same address (the backup) get its port.
-  std::map<std::string, int> port_of_address;
-  std::vector<std::string> lines = Lines(shipped);
-  for (const std::string& line : lines) {
-    std::smatch m;
-    if (std::regex_match(line, m, server) && PortOf(cluster, m[2]) > 0) {
-      port_of_address[m[4]] = PortOf(cluster, m[2]);
-    }
-  }
-  for (std::size_t k = 0; k < lines.size(); ++k) {
-    std::string line = lines[k];
-    std::smatch m;
-    if (std::regex_match(line, m, listen)) section = m[1];
-    if (std::regex_match(line, m, bind)) {
-      const int port = section == "writes"  ? ports.writes
-                       : section == "reads" ? ports.reads
-                                            : ports.stats;
-      line = std::string(m[1]) + "127.0.0.1:" + std::to_string(port) +
-             std::string(m[2]);
-    }
-    if (std::regex_search(line, agent)) {
-      line = std::regex_replace(
-          line, agent, "addr 127.0.0.1 port " + std::to_string(ports.agent));
-      ++agent_lines;
-    }
-    line = std::regex_replace(line, uri, "/lb/" + cluster_name + "/");
-    if (std::regex_match(line, m, server)) {
-      const std::string name = m[2];
-      int port = PortOf(cluster, name);
-      if (port < 0 && port_of_address.count(m[4])) {
-        port = port_of_address[m[4]];
-      }
-      if (port < 0) {
-        throw std::runtime_error("config/haproxy.cfg: server " + name +
-                                 " matches no test server");
-      }
-      const std::string head = m[1], gap = m[3], tail = m[5];
-      out +=
-          head + name + gap + "127.0.0.1:" + std::to_string(port) + tail + "\n";
-      ++servers[section];
-      // After the shipped file's last replica line of this pool: the test
-      // cluster's replicas it does not list.
-      const bool replica = name.rfind("replica", 0) == 0;
-      std::smatch next;
-      const bool last_replica =
-          replica && !(k + 1 < lines.size() &&
-                       std::regex_match(lines[k + 1], next, server) &&
-                       std::string(next[2]).rfind("replica", 0) == 0);
-      if (last_replica) {
-        for (int i = 0; i < cluster.replica_count(); ++i) {
-          const std::string extra = cluster.ReplicaName(i);
-          if (shipped.find(" " + extra + " ") != std::string::npos) continue;
-          out += head + extra + gap +
-                 "127.0.0.1:" + std::to_string(cluster.Port(i)) + tail + "\n";
-          ++servers[section];
-        }
-      }
-      continue;
-    }
-    out += line + "\n";
-  }
-  if (servers["reads"] == 0 || servers["writes"] == 0 || agent_lines < 2) {
-    throw std::runtime_error(
-        "config/haproxy.cfg: expected the pools `reads` and `writes` with "
-        "servers, each checking the agent (addr ... port ...)");
-  }
-  return out;
-}
 
 TestHaproxy::TestHaproxy(const TestCluster& cluster,
                          const std::string& cluster_name, int agent_port) {
@@ -137,15 +44,32 @@ TestHaproxy::TestHaproxy(const TestCluster& cluster,
   ports_.reads = FreePort();
   ports_.stats = FreePort();
   ports_.agent = agent_port;
-  const std::string shipped =
-      ReadFileOrEmpty(std::string(PGRE_SOURCE_DIR) + "/config/haproxy.cfg");
-  config_ = ShippedConfigForTest(shipped, cluster, cluster_name, ports_);
+  std::vector<std::string> argv = {
+      std::string(PGRE_SOURCE_DIR) + "/scripts/haproxy-config.py",
+      "--cluster=" + cluster_name,
+      "--agent=" + std::to_string(ports_.agent),
+      "--writes=" + std::to_string(ports_.writes),
+      "--reads=" + std::to_string(ports_.reads),
+      "--stats=" + std::to_string(ports_.stats),
+      "--server=primary=" +
+          std::to_string(cluster.Port(TestCluster::kPrimary))};
+  for (int i = 0; i < cluster.replica_count(); ++i) {
+    argv.push_back("--server=" + cluster.ReplicaName(i) + "=" +
+                   std::to_string(cluster.Port(i)));
+  }
+  std::string errors;
+  CommandOptions options;
+  options.errors = &errors;
+  if (RunCommand(argv, &config_, options) != 0) {
+    throw std::runtime_error("TestHaproxy: scripts/haproxy-config.py: " +
+                             errors);
+  }
   std::ofstream(dir_ + "/haproxy.cfg") << config_;
-  SubprocessOptions options;
-  options.log_path = dir_ + "/haproxy.log";
+  SubprocessOptions process_options;
+  process_options.log_path = dir_ + "/haproxy.log";
   process_ = std::make_unique<Subprocess>(
       std::vector<std::string>{"haproxy", "-db", "-f", dir_ + "/haproxy.cfg"},
-      options);
+      process_options);
   const bool ready = WaitUntil(
       [&] {
         return HttpGet("127.0.0.1", ports_.stats, "/;csv",

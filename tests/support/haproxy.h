@@ -3,12 +3,12 @@
 // through a running agent's /lb/ checks.
 //
 // The shipped file is used as it is, but for what must differ on a test
-// machine (ShippedConfigForTest): its listen addresses become free
-// 127.0.0.1 ports, its servers' addresses the cluster's ports (a replica
-// the shipped file does not list gets a copy of the last replica's line),
-// the agent's address and port the test agent's, and the cluster name in
-// the check URIs the test cluster's. Every timing, check and option stays
-// the shipped one, so the tests prove the file operators get.
+// machine: scripts/haproxy-config.py (which the demo uses too) points its
+// listen addresses at free 127.0.0.1 ports, its servers at the cluster's
+// ports (a replica the shipped file does not list gets a copy of the last
+// replica's line), its checks at the test agent and the test cluster's
+// name. Every timing, check and option stays the shipped one, so the tests
+// prove the file operators get.
 //
 // Runs in the foreground (-db) in a temp dir, log in haproxy.log there; the
 // constructor waits (deadline 20 s) until the stats page answers. Servers'
@@ -34,15 +34,6 @@ struct HaproxyPorts {
   int stats = 0;
   int agent = 0;
 };
-
-// The shipped config rewritten for `cluster` (see the file comment): servers
-// named "primary", "replica1", ..; checks asking the agent on `ports.agent`
-// about cluster `cluster_name`. Throws when the shipped file lacks what the
-// rewrite needs (its two pools, their server lines, the agent's addr/port).
-std::string ShippedConfigForTest(const std::string& shipped,
-                                 const TestCluster& cluster,
-                                 const std::string& cluster_name,
-                                 const HaproxyPorts& ports);
 
 class TestHaproxy {
  public:
