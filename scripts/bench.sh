@@ -15,23 +15,34 @@
 #     of one core over 30 s of 1 s polls, RSS, anonymous RSS, threads; CPU
 #     share and RSS over another 30 s with /metrics scraped every second;
 #     /metrics under wrk; memory per server from the difference.
+#     A load-balancer check (/lb/CLUSTER/SERVER/read-only) under wrk.
 #  C. the scrape's cost in instructions (valgrind --tool=callgrind, counted
 #     inside Api::Handle: repeatable on a shared machine) per series, for a
 #     scrape that finds nothing changed, one cluster changed, every cluster
 #     changed, and gzip.
+#  D. the agent as the read router's brain: one cluster of the 4 servers
+#     with the routing docs/load-balancer.md recommends (health checks every
+#     1 s, fall 3, rise 2, max_lag 5s), HAProxy running config/haproxy.cfg
+#     (made local by scripts/haproxy-config.py), reads through its read
+#     pool; bench/pgre_lb_bench pauses a replica's replay under writes, 10
+#     times: from its lag crossing max_lag to the last read it got (median,
+#     worst).
 #
 # Usage (root, Debian 12): scripts/bench.sh [--quick]
-#   --quick: 10 s instead of 60 s for A's CPU window, 5 s wrk runs.
+#   --quick: 10 s instead of 60 s for A's CPU window, 5 s wrk runs, 3
+#   rounds of D.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 cpu_window=60
 b_window=30
 wrk_seconds=10
+lb_rounds=10
 if [[ ${1:-} == --quick ]]; then
   cpu_window=10
   b_window=10
   wrk_seconds=5
+  lb_rounds=3
 fi
 
 export DEBIAN_FRONTEND=noninteractive
@@ -43,9 +54,10 @@ done
 
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DPGRE_BUILD_TESTS=OFF -DPGRE_BUILD_BENCH=ON >/dev/null
-cmake --build build-release -j2 --target pg_replica_exporter pgre_scrape_bench >/dev/null
+cmake --build build-release -j2 --target pg_replica_exporter pgre_scrape_bench pgre_lb_bench >/dev/null
 bin=$root/build-release/pg_replica_exporter
 scrape_bench=$root/build-release/bench/pgre_scrape_bench
+lb_bench=$root/build-release/bench/pgre_lb_bench
 peer_bin=/usr/bin/prometheus-postgres-exporter
 
 # shellcheck source=lib/cluster.sh
@@ -239,7 +251,7 @@ printf '%-34s | %-34s | %s\n' "start to every server polled" "$a_ready s" "-"
 echo
 
 # --- B. the agent alone at 100 and 1000 servers ----------------------------
-declare -A b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll
+declare -A b_lb_wrk b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll
 # poll_counts: "POLLS ERRORS", sums of pg_replica_polls_total and
 # pg_replica_poll_errors_total.
 poll_counts() {
@@ -281,6 +293,8 @@ for clusters in 25 250; do
   b_rss_scraped[$clusters]=$(status_kb "$agent_pid" VmRSS)
   b_series[$clusters]=$(curl -s "$agent_url/metrics" | grep -vc '^#')
   b_wrk[$clusters]=$(wrk_line "$agent_url/metrics")
+  # A load balancer's check of one server (a cluster in the middle).
+  b_lb_wrk[$clusters]=$(wrk_line "$agent_url/lb/c$((clusters / 2))/replica2/read-only")
   stop_pid "$agent_pid"
 done
 per_server=$(awk -v a="${b_anon[25]}" -v b="${b_anon[250]}" 'BEGIN {printf "%.1f KB", (b - a) / 900}')
@@ -296,6 +310,7 @@ printf '%-34s | %-34s | %s\n' "polls done (failed) in those ${b_window} s" "${b_
 printf '%-34s | %-34s | %s\n' "agent CPU per poll" "${b_per_poll[25]}" "${b_per_poll[250]}"
 printf '%-34s | %-34s | %s\n' "/metrics series" "${b_series[25]}" "${b_series[250]}"
 printf '%-34s | %-34s | %s\n' "/metrics under wrk -t2 -c8" "${b_wrk[25]}" "${b_wrk[250]}"
+printf '%-34s | %-34s | %s\n' "/lb/ check under wrk -t2 -c8" "${b_lb_wrk[25]}" "${b_lb_wrk[250]}"
 printf '%-34s | %s\n' "anonymous memory per server" "$per_server (from 100 to 1000 servers)"
 echo
 
@@ -322,5 +337,35 @@ for spec in "cached" "changed-one" "changed-all" "cached --gzip"; do
   done
   printf '%-34s | %-34s | %s\n' "$spec" "${row[0]}" "${row[1]}"
 done
+echo
+
+# --- D. the read router's brain: HAProxy draining a lagging replica --------
+{
+  echo "cluster: lb"
+  echo "poll_interval: 1s"
+  echo "primary: {name: primary, dsn: \"$(pgc_dsn "${ports[0]}")\"}"
+  echo "replicas:"
+  for r in 1 2 3; do echo "  - {name: replica$r, dsn: \"$(pgc_dsn "${ports[$r]}")\"}"; done
+  echo "routing: {health_check_interval: 1s, fall: 3, rise: 2, max_lag: 5s}"
+} >"$tmp/d.yml"
+start_agent "$tmp/d.yml"
+agent_port=${agent_url##*:}
+read_port=$(pgc_free_port)
+servers=()
+for r in 0 1 2 3; do
+  name=primary
+  [[ $r -gt 0 ]] && name=replica$r
+  servers+=(--server "$name=${ports[$r]}")
+done
+scripts/haproxy-config.py --cluster lb --agent "$agent_port" --writes "$(pgc_free_port)" \
+  --reads "$read_port" --stats "$(pgc_free_port)" "${servers[@]}" >"$tmp/haproxy.cfg"
+haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
+pids+=($!)
+printf '== D. HAProxy (config/haproxy.cfg) draining a replica whose lag passes max_lag 5s\n'
+printf '   (agent: 1 s polls and health checks, fall 3; HAProxy: inter 1s, fall 2)\n'
+"$lb_bench" --read-dsn="$(pgc_dsn "$read_port")" --primary-dsn="$(pgc_dsn "${ports[0]}")" \
+  --replica-dsn="$(pgc_dsn "${ports[2]}")" --replica-port="${ports[2]}" \
+  --max-lag=5 --rounds="$lb_rounds" | sed 's/^/   /'
+stop_pid "$agent_pid"
 echo
 echo "(figures of one run on this machine; README \"Performance\" quotes them)"
