@@ -125,6 +125,7 @@ install(FILES ${pgre_repo_dir}/config/pg_replica_exporter.yml
               ${pgre_repo_dir}/config/env.example
               ${pgre_repo_dir}/config/prometheus.yml
               ${pgre_repo_dir}/config/alertmanager.yml
+              ${pgre_repo_dir}/config/haproxy.cfg
         DESTINATION ${pgre_doc}/examples)
 # systemd drop-ins to copy into /etc/systemd/system/pg_replica_exporter.service.d/
 install(FILES ${pgre_pkg_dir}/systemd/credentials.conf
