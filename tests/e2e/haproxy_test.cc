@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "config/config.h"
 #include "load/read_load.h"
 #include "support/agent.h"
 #include "support/cluster.h"
@@ -173,7 +174,10 @@ std::string Describe(const std::map<std::string, int>& landed) {
   return out;
 }
 
-TEST_CASE("haproxy: the shipped timings the bounds assume", "[haproxy]") {
+TEST_CASE(
+    "haproxy: the shipped file is valid, names the example config's servers "
+    "and has the timings the bounds assume",
+    "[haproxy]") {
   const std::string shipped =
       ReadFileOrEmpty(std::string(PGRE_SOURCE_DIR) + "/config/haproxy.cfg");
   CHECK(shipped.find("uri-lf /lb/default/%[srv_name]/read-only") !=
@@ -184,6 +188,23 @@ TEST_CASE("haproxy: the shipped timings the bounds assume", "[haproxy]") {
                      "on-marked-down shutdown-sessions") != std::string::npos);
   CHECK(shipped.find("check addr 127.0.0.1 port 9856 inter 1s fall 3 rise 1 "
                      "on-marked-down shutdown-sessions") != std::string::npos);
+  // Its servers and cluster are config/pg_replica_exporter.yml's.
+  std::string error;
+  const std::optional<Config> example = LoadConfigFile(
+      std::string(PGRE_SOURCE_DIR) + "/config/pg_replica_exporter.yml", &error);
+  REQUIRE(example);
+  CHECK(shipped.find("/lb/" + example->cluster + "/") != std::string::npos);
+  for (const char* pool : {"writes", "reads"}) {
+    const std::size_t at = shipped.find(std::string("listen ") + pool);
+    REQUIRE(at != std::string::npos);
+    const std::size_t end = shipped.find("\nlisten ", at + 1);
+    const std::string section = shipped.substr(at, end - at);
+    for (const ServerConfig& s : AllServers(*example)) {
+      INFO(pool << ": " << s.name);
+      CHECK(section.find("  server " + s.name + " " + s.host + ":" +
+                         std::to_string(s.port)) != std::string::npos);
+    }
+  }
   std::string out;
   CHECK(RunCommand({"haproxy", "-c", "-f",
                     std::string(PGRE_SOURCE_DIR) + "/config/haproxy.cfg"},
