@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "support/ports.h"
+#include "support/procs.h"
 #include "support/subprocess.h"
 #include "support/wait.h"
 
@@ -96,28 +97,6 @@ void Trace(const char* what) {
 }
 
 // Direct children of `pid`, from /proc.
-std::vector<pid_t> ChildrenOf(pid_t pid) {
-  std::vector<pid_t> children;
-  DIR* proc = opendir("/proc");
-  if (proc == nullptr) return children;
-  while (dirent* e = readdir(proc)) {
-    char* end = nullptr;
-    const long child = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || child <= 0) continue;
-    const std::string stat =
-        ReadFileOrEmpty("/proc/" + std::string(e->d_name) + "/stat");
-    const size_t paren = stat.rfind(')');
-    if (paren == std::string::npos) continue;
-    std::istringstream rest(stat.substr(paren + 1));
-    std::string state;
-    long ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == pid) children.push_back(static_cast<pid_t>(child));
-  }
-  closedir(proc);
-  return children;
-}
-
 }  // namespace
 
 TestCluster::TestCluster(ClusterOptions options)
