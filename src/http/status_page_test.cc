@@ -303,22 +303,30 @@ TEST_CASE("the status page loads nothing from anywhere", "[status_page]") {
   CHECK(Has(csp, "script-src 'sha256-" + Sha256Base64(script) + "'"));
   CHECK(Has(csp, "style-src 'sha256-" + Sha256Base64(style) + "'"));
   CHECK(Has(csp, "connect-src 'self'"));
-  // It polls the JSON, and reloads itself without scripts.
+  // It polls the JSON at the page's interval, and reloads itself without
+  // scripts.
   CHECK(Has(script,
-            "location.origin+location.pathname.replace(/[^/]*$/,'')+"
-            "'status.json'+location.search"));
-  CHECK(Has(script, "setTimeout(tick,2000)"));
+            "location.origin + location.pathname.replace(/[^/]*$/, '') +\n"
+            "'status.json' + location.search"));
+  CHECK(Has(script, "setTimeout(tick, seconds * 1000)"));
+  CHECK(Has(page, "<p id=\"refresh\" data-refresh-seconds=\"2\">"));
   CHECK(Has(page,
             "<noscript><meta http-equiv=\"refresh\" content=\"10\">"
             "</noscript>"));
   CHECK(Has(page, "<meta name=\"viewport\" content=\"width=device-width"));
-  CHECK(Has(page, "@media (max-width:700px)"));
+  CHECK(Has(style, "@media (max-width: 700px) {"));
   // The level colours are the thresholds table's, as the dashboards' are.
-  CHECK(Has(style, ":root{color-scheme:light dark;--ok:" +
-                       std::string(thresholds::kColourOk) +
-                       ";--warning:" + std::string(thresholds::kColourWarning) +
-                       ";--critical:" +
-                       std::string(thresholds::kColourCritical) + ";"));
+  CHECK(style.rfind(
+            ":root{--ok:" + std::string(thresholds::kColourOk) +
+                ";--warning:" + std::string(thresholds::kColourWarning) +
+                ";--critical:" + std::string(thresholds::kColourCritical) +
+                "}\n",
+            0) == 0);
+  // Every slot of the skeleton (assets/status.html) filled.
+  CHECK_FALSE(Has(page, "{{"));
+  CHECK(Has(page,
+            "static page of 2025-12-13T10:00:00.000Z (reloads every 10 "
+            "s without scripts)"));
   CHECK(Has(page, "<main id=\"live\">" + RenderStatusLive(Input({Example()})) +
                       "</main>"));
 }
