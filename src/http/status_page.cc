@@ -131,10 +131,16 @@ const char* TopologyWords(TopologyState state) {
   return "unknown";
 }
 
-std::uint64_t TotalReads(const Snapshot& snap) {
+// The reads routed in the last snap.reads_window, every server's.
+std::uint64_t RecentReads(const Snapshot& snap) {
   std::uint64_t total = 0;
-  for (const ServerView& v : snap.servers) total += v.routing.routed_reads;
+  for (const ServerView& v : snap.servers) total += v.routing.recent_reads;
   return total;
+}
+
+// The reads column's heading (and card label): it names its window.
+std::string ReadsHeading(const Snapshot& snap) {
+  return "reads, last " + FormatDuration(snap.reads_window);
 }
 
 int InRotation(const Snapshot& snap) {
@@ -273,15 +279,19 @@ std::string RotationCell(const Snapshot& snap, const ServerView& v) {
   return out;
 }
 
+// The server's reads of the window and their share of the cluster's, then
+// its count since start (the counter of /metrics).
 std::string ReadsCell(const Snapshot& snap, const ServerView& v) {
-  const std::uint64_t total = TotalReads(snap);
-  std::string out = std::to_string(v.routing.routed_reads);
+  const std::uint64_t total = RecentReads(snap);
+  std::string out = std::to_string(v.routing.recent_reads);
   if (total > 0) {
     out +=
         " · " +
-        Fixed(100.0 * static_cast<double>(v.routing.routed_reads) / total, 1) +
+        Fixed(100.0 * static_cast<double>(v.routing.recent_reads) / total, 1) +
         " %";
   }
+  out += "<br><span class=\"muted\">" + std::to_string(v.routing.routed_reads) +
+         " since start</span>";
   if (v.routing.synthetic_ok) {
     out += *v.routing.synthetic_ok ? "<br><span class=\"muted\">probe ok</span>"
                                    : "<br>" + Badge("critical", "probe failed");
@@ -321,7 +331,7 @@ std::string ServerRow(const Snapshot& snap, const ServerView& v) {
   row += Td("state", StateCell(snap, v));
   row += Td("lag", LagCell(snap, v));
   row += Td("rotation", RotationCell(snap, v));
-  row += Td("reads", ReadsCell(snap, v));
+  row += Td(ReadsHeading(snap), ReadsCell(snap, v));
   row += Td("connections", ConnectionsCell(v));
   row += "</tr>";
   return row;
@@ -450,8 +460,10 @@ std::string ClusterSection(const Snapshot& snap) {
          HeartbeatLine(snap) + "</p>";
   out +=
       "<table class=\"servers\"><thead><tr><th>server</th><th>role</th>"
-      "<th>state</th><th>lag</th><th>rotation</th><th>reads</th>"
-      "<th>connections</th></tr></thead><tbody>";
+      "<th>state</th><th>lag</th><th>rotation</th><th>" +
+      ReadsHeading(snap) +
+      " <span class=\"muted\">(share)</span></th><th>connections</th></tr>"
+      "</thead><tbody>";
   const ServerView& primary = snap.servers.at(t.primary);
   out += ServerRow(snap, primary);
   for (const ServerView& v : snap.servers) {
