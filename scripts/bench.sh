@@ -323,4 +323,4 @@ for spec in "cached" "changed-one" "changed-all" "cached --gzip"; do
   printf '%-34s | %-34s | %s\n' "$spec" "${row[0]}" "${row[1]}"
 done
 echo
-echo "(figures of one run on this machine; README \"Performance\" quotes them)"
+echo "(figures of one run on this machine; docs/performance.md quotes them)"
