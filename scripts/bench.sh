@@ -368,4 +368,4 @@ printf '   (agent: 1 s polls and health checks, fall 3; HAProxy: inter 1s, fall 
   --max-lag=5 --rounds="$lb_rounds" | sed 's/^/   /'
 stop_pid "$agent_pid"
 echo
-echo "(figures of one run on this machine; README \"Performance\" quotes them)"
+echo "(figures of one run on this machine; docs/performance.md quotes them)"

@@ -5,7 +5,11 @@
 #
 # /pgre-test (bound from the host) holds env (the host cluster's ports, the
 # agent's port, the monitoring role's password, the versions),
-# debs/previous.deb and debs/current.deb. Every check prints "ok NAME" or
+# debs/previous.deb and debs/current.deb, and guide/: docs/getting-started.md
+# as a script (run.sh, its settings in settings.sh), the package under its
+# own name, and shipped.txt (each package file the guide names, beside the
+# repository's copy). After the package's own checks, which end with it
+# purged, the guide runs in full, word for word. Every check prints "ok NAME" or
 # "FAILED NAME: why"; measured figures print as "figure NAME VALUE".
 # The outcome goes to /pgre-test/result ("PASS n checks" or "FAIL ..."), the
 # log to /pgre-test/checks.log, the journal to /pgre-test/journal.txt and
@@ -379,3 +383,13 @@ expect "enabled on fresh install" enabled "$(systemctl is-enabled $U)"
 expect "not started on fresh install" inactive "$(systemctl is-active $U)"
 check "apt-get purge (again)" apt-get purge -y -q $PKG </dev/null
 check "nothing left" bash -c "! find /etc /var/lib -name '*pg_replica_exporter*' 2>/dev/null | grep -q ."
+
+# ------------------------------------------------------------ getting started
+echo "=== docs/getting-started.md, every step in order (settings: the host cluster's)"
+G=$T/guide
+check "docs/getting-started.md: every step runs" bash -c "cd '$G' && ./run.sh"
+# What the guide names but CI cannot use (the dashboards: no Grafana here),
+# and the rest it installs: the package's files are the repository's.
+while read -r installed copy; do
+  check "docs/getting-started.md names $installed: the shipped file" cmp "$installed" "$copy"
+done <"$G/shipped.txt"

@@ -23,12 +23,16 @@
 #  4. A primary with two streaming replicas on 127.0.0.1 (scripts/lib/cluster.sh),
 #     and a role that needs a password (scram), for the credential check.
 #  5. systemd-nspawn -D TREE -b --register=no --keep-unit --console=pipe,
-#     bounded by `timeout` (PGRE_PACKAGE_BOOT_TIMEOUT, default 600 s). The
+#     bounded by `timeout` (PGRE_PACKAGE_BOOT_TIMEOUT, default 1200 s). The
 #     container shares the host's network, so it reaches the cluster and
 #     the agent listens on a free host port. Inside, the Type=simple unit
 #     pgre-package-test.service runs scripts/package-checks.sh (apt-get
 #     install ./…deb, start, reload, watchdog, crash, stop, upgrade, remove,
-#     purge; see there) and powers the container off.
+#     purge; see there), then docs/getting-started.md word for word: its
+#     shell steps in order (scripts/getting-started-steps.py), its settings
+#     block replaced by this cluster's ports and free ports for the agent
+#     and Prometheus (the guide installs Debian's prometheus from the
+#     archive), and powers the container off.
 # Artifacts in OUT_DIR/artifacts: checks.log, and on failure the whole
 # journal (journal.txt) and the service's (pg_replica_exporter.journal.txt,
 # also printed). Exit status 0 when every check passed.
@@ -46,7 +50,7 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 CACHE=${PGRE_CACHE_DIR:-/var/cache/pg_replica_exporter-ci}
 TARBALL=$CACHE/debian12-systemd.tar.zst
-BOOT_TIMEOUT=${PGRE_PACKAGE_BOOT_TIMEOUT:-600}
+BOOT_TIMEOUT=${PGRE_PACKAGE_BOOT_TIMEOUT:-1200}
 ART=$OUT/artifacts
 SUITE=bookworm
 TREE_PACKAGES=systemd,systemd-sysv,dbus
@@ -210,10 +214,13 @@ MON_PASSWORD="pgre-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 pgc_psql "$PGC_PRIMARY_PORT" \
   "CREATE ROLE pgre_monitor LOGIN PASSWORD '$MON_PASSWORD' IN ROLE pg_monitor" >/dev/null ||
   die "cannot create the monitoring role"
-# pgre_monitor must authenticate with its password (scram) on every server.
+# pgre_monitor, and replica_exporter (the role docs/getting-started.md
+# creates), must authenticate with their passwords (scram) on every server.
 for d in primary replica1 replica2; do
   hba=$PGC_DIR/$d/pg_hba.conf
-  { echo "host all pgre_monitor 127.0.0.1/32 scram-sha-256"; cat "$hba"; } | pgc_as_pg tee "$hba.new" >/dev/null
+  { echo "host all pgre_monitor 127.0.0.1/32 scram-sha-256"
+    echo "host all replica_exporter 127.0.0.1/32 scram-sha-256"
+    cat "$hba"; } | pgc_as_pg tee "$hba.new" >/dev/null
   pgc_as_pg mv "$hba.new" "$hba"
   pgc_as_pg "$PGC_BINDIR/pg_ctl" -D "$PGC_DIR/$d" reload >/dev/null
 done
@@ -226,6 +233,31 @@ cp "$PREV" "$WORK/debs/previous.deb"
 cp "$ROOT/scripts/package-checks.sh" "$WORK/checks.sh"
 chmod 755 "$WORK/checks.sh"
 AGENT_PORT=$(pgc_free_port)
+PROM_PORT=$(pgc_free_port)
+while [[ $PROM_PORT == "$AGENT_PORT" ]]; do PROM_PORT=$(pgc_free_port); done
+# docs/getting-started.md: its steps as one script, its settings this
+# cluster's, the package under its own name in the directory the steps run
+# in, and the repository's copies of the shipped files the guide names.
+mkdir -p "$WORK/guide/shipped"
+cp "$DEB" "$WORK/guide/"
+cat >"$WORK/guide/settings.sh" <<EOF
+PRIMARY_HOST=127.0.0.1 PRIMARY_PORT=$PGC_PRIMARY_PORT
+REPLICA1_HOST=127.0.0.1 REPLICA1_PORT=${PGC_REPLICA_PORTS[0]}
+REPLICA2_HOST=127.0.0.1 REPLICA2_PORT=${PGC_REPLICA_PORTS[1]}
+SUPERUSER=postgres
+AGENT_ADDR=127.0.0.1:$AGENT_PORT
+PROM_ADDR=127.0.0.1:$PROM_PORT
+EOF
+python3 "$ROOT/scripts/getting-started-steps.py" script /pgre-test/guide/settings.sh \
+  "$WORK/guide/run.sh" || die "docs/getting-started.md: its steps cannot be extracted"
+python3 "$ROOT/scripts/getting-started-steps.py" shipped >"$WORK/guide/shipped.list" ||
+  die "docs/getting-started.md: its shipped files cannot be listed"
+: >"$WORK/guide/shipped.txt"
+while read -r installed repo; do
+  copy=shipped/$(basename "$repo")
+  cp "$ROOT/$repo" "$WORK/guide/$copy" || die "no $repo, named by docs/getting-started.md"
+  echo "$installed /pgre-test/guide/$copy" >>"$WORK/guide/shipped.txt"
+done <"$WORK/guide/shipped.list"
 cat >"$WORK/env" <<EOF
 PRIMARY_PORT=$PGC_PRIMARY_PORT
 REPLICA1_PORT=${PGC_REPLICA_PORTS[0]}

@@ -527,7 +527,7 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
 // freed (by default the mmap threshold grows to the largest block freed, so
 // the bodies stay in the heap, spread over up to 8 arenas per core). At
 // 1 000 servers after 10 s under wrk: 55 MB anonymous instead of 119
-// (README, Performance). An operator's GLIBC_TUNABLES wins.
+// (docs/performance.md). An operator's GLIBC_TUNABLES wins.
 void TuneAllocator() {
   if (std::getenv("GLIBC_TUNABLES") != nullptr) return;
   mallopt(M_ARENA_MAX, 1);

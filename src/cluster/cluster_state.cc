@@ -49,9 +49,12 @@ ClusterState::ClusterState(const Config& config, const Clock* clock,
       topology_(server_count_, 0),
       model_(config.routing, ServerSpecs(AllServers(config)), 0),
       last_replay_(server_count_),
-      trails_(server_count_, LagTrail(LagTrailLimits{})) {
+      trails_(server_count_, LagTrail(LagTrailLimits{})),
+      recent_reads_(server_count_,
+                    ReadWindowLimits{ReadsWindow(config.routing), 12}) {
   building_.cluster = config.cluster;
   building_.lag_trail_limits = trails_.front().limits();
+  building_.reads_window = recent_reads_.span();
   building_.replicas_enabled = config.replicas_enabled;
   building_.app_pool_size = config.app_pool_size;
   building_.lag_status = config.lag_status;
@@ -510,10 +513,14 @@ SyntheticPlan ClusterState::PlanSynthetic(int reads) {
   std::lock_guard<std::mutex> lock(mu_);
   SyntheticPlan plan;
   plan.probes.assign(server_count_, 0);
+  const MonoTime now = clock_->Now();
   for (int i = 0; i < reads; ++i) {
     const RouteTarget t = model_.RouteRead();
     plan.reads.push_back(t);
-    if (t.server >= 0) ++plan.probes[t.server];
+    if (t.server >= 0) {
+      ++plan.probes[t.server];
+      recent_reads_.Record(now, t.server);
+    }
   }
   for (int i = 0; i < server_count_; ++i) {
     if (i != model_.write_target() && !model_.server(i).in_rotation &&
@@ -536,13 +543,20 @@ void ClusterState::RecordSynthetic(int server, bool all_ok, double seconds) {
   PublishLocked();
 }
 
+Duration ClusterState::ReadsWindow(const RoutingConfig& routing) {
+  return std::max<Duration>(std::chrono::minutes(1),
+                            6 * routing.synthetic_check_interval);
+}
+
 void ClusterState::PublishRoutingLocked() {
+  const std::vector<std::uint64_t> recent = recent_reads_.Counts(clock_->Now());
   for (int i = 0; i < server_count_; ++i) {
     const ServerState& st = model_.server(i);
     RoutingView& r = ViewLocked(i).routing;
     r.in_rotation = st.in_rotation;
     r.reason = st.reason;
     r.routed_reads = st.routed_reads;
+    r.recent_reads = recent[i];
     r.rotation_changes = st.rotation_changes;
     r.consecutive_healthy = st.consecutive_healthy;
     r.consecutive_unhealthy = st.consecutive_unhealthy;

@@ -27,6 +27,10 @@
 //  7. re-runs the health predicate (cluster/health.h) on every server and
 //     publishes a new snapshot.
 //
+// Every read a synthetic round routes is also counted in a window of the
+// last minute (cluster/read_window.h; longer when synthetic rounds are
+// further apart), published per server as RoutingView::recent_reads.
+//
 // Saved state (cluster/lag_state.h): a state given at construction is held
 // until the first poll that reports the system identifier; it is adopted
 // when the identifier matches, else dropped as foreign. Its status is
@@ -45,6 +49,7 @@
 
 #include "cluster/lag_state.h"
 #include "cluster/lag_trail.h"
+#include "cluster/read_window.h"
 #include "cluster/snapshot.h"
 #include "common/clock.h"
 #include "config/config.h"
@@ -127,6 +132,10 @@ class ClusterState {
   // A copy of the routing model, for reports (route-check).
   RoutingModel model() const;
 
+  // The span of RoutingView::recent_reads: a minute, or six synthetic
+  // rounds when they are further apart (so that a window holds reads).
+  static Duration ReadsWindow(const RoutingConfig& routing);
+
  private:
   void RecordPollLocked(int server, const PollOutcome& outcome);
   void UpdateTopologyLocked(MonoTime at);
@@ -152,6 +161,7 @@ class ClusterState {
   RoutingModel model_;                                 // guarded by mu_
   std::vector<std::optional<Lsn>> last_replay_;        // guarded; per server
   std::vector<LagTrail> trails_;                       // guarded; per server
+  ReadWindow recent_reads_;                            // guarded
   std::optional<std::uint64_t> system_identifier_;     // guarded
   std::optional<MonoTime> primary_last_seen_;          // guarded
   std::optional<RestoreInput> pending_restore_;        // guarded

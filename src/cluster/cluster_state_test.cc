@@ -510,6 +510,73 @@ TEST_CASE("each server's lag of the last minutes is published as a trail",
         snap->servers[1].lag_trail.get());
 }
 
+TEST_CASE("routed reads: since start, and in the window of the last minute",
+          "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  CHECK(c.Get()->reads_window == std::chrono::minutes(1));
+  // Synthetic rounds further apart than 10 s: six of them.
+  RoutingConfig slow;
+  slow.synthetic_check_interval = seconds(30);
+  CHECK(ClusterState::ReadsWindow(slow) == std::chrono::minutes(3));
+
+  // Every replica in rotation; a round of 3 reads every 10 s for a minute.
+  const auto poll_all = [&](Lsn replica2_replay) {
+    c.RecordPoll(0, p.Primary(100));
+    c.RecordPoll(1, p.Replica(100));
+    c.RecordPoll(2, p.Replica(replica2_replay));
+    c.RecordPoll(3, p.Replica(100));
+  };
+  const auto rounds = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      p.clock.Advance(seconds(10));
+      poll_all(100);
+      c.HealthCheck();
+      c.PlanSynthetic(3);
+    }
+  };
+  poll_all(100);
+  c.HealthCheck();
+  rounds(6);
+  auto snap = c.Get();
+  for (int i = 1; i <= 3; ++i) {
+    INFO(i);
+    CHECK(snap->servers[i].routing.routed_reads == 6);
+    CHECK(snap->servers[i].routing.recent_reads == 6);
+  }
+  CHECK(snap->servers[0].routing.recent_reads == 0);
+
+  // replica2 down: out of rotation (fall 1). A minute later it has none of
+  // the last minute's reads, and its count since start stands.
+  c.RecordPoll(2, p.Failed());
+  c.HealthCheck();
+  for (int i = 0; i < 6; ++i) {
+    p.clock.Advance(seconds(10));
+    c.RecordPoll(0, p.Primary(100));
+    c.RecordPoll(1, p.Replica(100));
+    c.RecordPoll(3, p.Replica(100));
+    c.HealthCheck();
+    c.PlanSynthetic(3);
+  }
+  snap = c.Get();
+  CHECK_FALSE(snap->servers[2].routing.in_rotation);
+  CHECK(snap->servers[2].routing.routed_reads == 6);
+  CHECK(snap->servers[2].routing.recent_reads == 0);
+  CHECK(snap->servers[1].routing.recent_reads == 9);
+  CHECK(snap->servers[3].routing.recent_reads == 9);
+
+  // No read for a minute: the window empties as the clock moves (published
+  // at the next poll).
+  p.clock.Advance(seconds(60));
+  c.RecordPoll(0, p.Primary(100));
+  snap = c.Get();
+  for (int i = 0; i <= 3; ++i) {
+    INFO(i);
+    CHECK(snap->servers[i].routing.recent_reads == 0);
+  }
+  CHECK(snap->servers[1].routing.routed_reads == 15);
+}
+
 TEST_CASE("pgbouncer outcomes are published apart from the servers'",
           "[cluster][pgbouncer]") {
   Polls p;

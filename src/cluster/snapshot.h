@@ -63,7 +63,11 @@ struct PgBouncerView {
 struct RoutingView {
   bool in_rotation = false;
   std::string reason = "not checked yet";  // why out of rotation, or "ok"
-  std::uint64_t routed_reads = 0;
+  std::uint64_t routed_reads = 0;          // since start (or the last reload)
+  // Of which in the last Snapshot::reads_window (cluster/read_window.h):
+  // what the share of reads is taken of, so that a server that left the
+  // rotation long ago shows none.
+  std::uint64_t recent_reads = 0;
   std::uint64_t rotation_changes = 0;
   // The hysteresis counters (routing.fall / routing.rise): consecutive
   // healthy and unhealthy checks so far.
@@ -169,6 +173,8 @@ struct Snapshot {
   LagStatusConfig lag_status;
   RoutingConfig routing_config;
   LagTrailLimits lag_trail_limits;  // what ServerView::lag_trail covers
+  // What RoutingView::recent_reads covers (ClusterState::ReadsWindow).
+  Duration reads_window = std::chrono::minutes(1);
   // [0] the configured primary, then the replicas in configured order.
   std::vector<ServerView> servers;
   // The configured pgbouncers, in order (config.pgbouncers).

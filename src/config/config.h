@@ -152,7 +152,8 @@ std::optional<Config> LoadConfigText(const std::string& text,
                                      const std::string& name,
                                      std::string* error);
 
-// Builds a Config from seed-compatible environment variables (see README).
+// Builds a Config from seed-compatible environment variables
+// (docs/configuration.md, Environment mode).
 // Returns nullopt and sets *error ("environment: VAR: what is wrong") when a
 // variable is invalid, when DATABASE_URL is missing, or when the replica
 // numbering has a gap.

@@ -159,7 +159,8 @@ constexpr KeyDef kKeys[] = {
             "a one-row table on the primary every `heartbeat.interval`, and "
             "read it back on every replica at each poll: "
             "`pg_replica_heartbeat_lag_seconds`. Needs a role that may "
-            "write that table (see the README's Heartbeat section); an idle "
+            "write that table ([lag.md](lag.md#heartbeat-write-to-read-"
+            "visibility)); an idle "
             "primary then writes a little WAL (at most about 32 MB a day at "
             "1s, measured by scripts/heartbeat-wal.sh).",
      .bool_field = [](Config& c) { return &c.heartbeat.enabled; }},
@@ -367,11 +368,15 @@ When both a `--config.file` and seed variables are present, **the file wins**:
 the variables are ignored and the agent logs a warning that names each
 ignored variable (never its value).
 
-Loading is all or nothing. The first problem found stops it with one line,
-`FILE:LINE: KEY: what is wrong` for a file (KEY is a dotted path such as
-`routing.fall` or `replicas[1].dsn`; list entries count from 0) or
-`environment: VARIABLE: what is wrong` in environment mode. Unknown keys are
-errors. No message ever contains a password.
+Loading is all or nothing. The first problem found (an unknown key, a wrong
+type, a bad duration, a duplicate server or cluster name, the same server
+(host, port, database and user) twice, no primary, a connection string
+libpq cannot parse) stops it with one line, `FILE:LINE: KEY: what is wrong`
+for a file (KEY is a dotted path such as `routing.fall` or
+`replicas[1].dsn`; list entries count from 0) or
+`environment: VARIABLE: what is wrong` in environment mode, and the agent
+exits with code 2 before it starts anything (`--config.check` checks the
+same way and starts nothing). No message ever contains a password.
 
 **Durations** are a sequence of numbers with units `ms`, `s`, `m`, `h`:
 `250ms`, `5s`, `1.5s`, `10m`, `1h30m`. A bare number, a negative value and
@@ -383,11 +388,41 @@ PostgreSQL): `16MB`.
 the file again. The new file is validated in full first: when it is invalid
 the running configuration stays, the error is logged and
 `pg_replica_exporter_config_last_reload_successful` drops to 0. A valid file
-replaces the whole monitoring pipeline (servers, polling, routing), so
-**Reloadable** keys (all of them) take effect at once; lag history, routing
-state and counters start over, as after a restart. The HTTP server, its
-address and the command-line flags are not reloaded. In environment mode
-there is nothing to reload.
+replaces the whole monitoring pipeline (servers, polling, routing) at once,
+so **Reloadable** keys (all of them) take effect at once; each cluster's lag
+history is handed to the new pipeline by cluster name, with the checks of a
+restart ([lag.md](lag.md#across-restarts-and-reloads)), while routing state
+and counters start over. The HTTP server, its address and the command-line
+flags are not reloaded (the web config file is:
+[security.md](security.md#tls-and-basic-auth)). In environment mode there is
+nothing to reload.
+
+**Many clusters, one agent.** `clusters:` lists clusters, each with its
+`name`, `primary`, `replicas` and, when they differ, its own `routing`,
+`lag_status` and timing keys; the top-level keys are every cluster's
+defaults ([`config/multi-cluster.yml`](../config/multi-cluster.yml)):
+
+```yaml
+poll_interval: 1s
+routing:
+  max_lag: 5s
+clusters:
+  - name: orders
+    primary: {dsn: "host=orders-db1 dbname=app user=monitor"}
+    replicas:
+      - {name: replica1, dsn: "host=orders-db2 dbname=app user=monitor"}
+  - name: billing
+    routing: {max_lag: 2s}
+    primary: {dsn: "host=billing-db1 dbname=app user=monitor"}
+    replicas:
+      - {name: replica1, dsn: "host=billing-db2 dbname=app user=monitor"}
+```
+
+Every series carries its `cluster` label, the JSON endpoints take
+`?cluster=NAME` ([json-endpoints.md](json-endpoints.md)), and a cluster's
+failure touches no other's ([reliability.md](reliability.md#many-clusters-one-agent)).
+The single-cluster form (the keys at the top level) stays valid and means
+one cluster.
 
 The `endpoint` shown for a server is `host:port` from its DSN (IPv6 hosts in
 brackets; a Unix socket directory when the host is a path). A DSN without a

@@ -1,5 +1,5 @@
 // The seed's four JSON monitoring endpoints, rendered from a Snapshot with
-// nlohmann::json. Pure: no I/O. See README "JSON endpoints" for examples.
+// nlohmann::json. Pure: no I/O. Examples: docs/json-endpoints.md.
 #ifndef PGRE_HTTP_JSON_API_H_
 #define PGRE_HTTP_JSON_API_H_
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 
 #include "common/redact.h"
@@ -14,90 +15,57 @@
 #include "config/config.h"
 #include "http/json_api.h"
 #include "http/levels.h"
+#include "http/status_assets.h"
 
 namespace pgre {
 namespace {
 
-// The level colours (OK, WARNING, CRITICAL) are thresholds.toml's, as the
-// dashboards' are; text on the warning colour is black for contrast.
-constexpr std::string_view kStyleTemplate =
-    ":root{color-scheme:light dark;--ok:OK;--warning:WARNING;"
-    "--critical:CRITICAL;--unknown:#6e7781}"
-    "body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1280px;"
-    "padding:8px}"
-    "h1{font-size:1.3em;margin:.2em 0}h2{font-size:1.15em;margin:1.2em 0 .3em}"
-    "h3{font-size:1em;margin:.8em 0 .2em}p{margin:.3em 0}"
-    "table{border-collapse:collapse;width:100%}"
-    "th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #8885;"
-    "vertical-align:top}"
-    ".lv{font-weight:600;padding:0 4px;border-radius:3px;color:#fff;"
-    "white-space:nowrap}"
-    ".ok{background:var(--ok)}.warning{background:var(--warning);color:#000}"
-    ".critical{background:var(--critical)}.unknown{background:var(--unknown)}"
-    ".banner{padding:4px 8px;border-radius:4px;color:#fff;font-weight:600}"
-    ".muted{color:#6e7781}"
-    ".spark{display:block;width:120px;height:24px;margin-top:2px}"
-    ".spark path{fill:none;stroke-width:1;stroke-dasharray:2 2;"
-    "vector-effect:non-scaling-stroke}"
-    ".spark .w{stroke:var(--warning)}.spark .c{stroke:var(--critical)}"
-    ".spark .l{stroke:currentColor;stroke-width:1.5;stroke-dasharray:none}"
-    "nav a{margin-right:1em}"
-    "@media (max-width:700px){thead{display:none}"
-    "table,tbody,tr,td{display:block}"
-    "td{border:0;padding:1px 4px;overflow-wrap:anywhere}"
-    "tr{border-bottom:1px solid #8887;"
-    "padding:4px 0}td[data-label]::before{content:attr(data-label) \": \";"
-    "font-weight:600}}";
-
-// Polls kStatusJsonPath beside the page (the page may sit behind a proxy's
-// prefix; from location.origin, which never carries the user:password@ a
-// URL may have, since fetch refuses those) and replaces the live part;
-// says so when the agent stops answering, keeping the last data on screen.
-constexpr std::string_view kScript =
-    "(function(){var live=document.getElementById('live'),"
-    "note=document.getElementById('refresh'),"
-    "url=location.origin+location.pathname.replace(/[^/]*$/,'')+"
-    "'status.json'+location.search;"
-    "function tick(){fetch(url,{cache:'no-store',credentials:'same-origin'})"
-    ".then(function(r){if(!r.ok)throw new Error('HTTP '+r.status);"
-    "return r.json();})"
-    ".then(function(j){live.innerHTML=j.html;"
-    "note.textContent='live: updated '+j.generatedAt;note.className='';})"
-    ".catch(function(e){note.textContent='NOT UPDATING: the agent does not "
-    "answer ('+e.message+'); the data below is older';"
-    "note.className='banner critical';})"
-    ".finally(function(){setTimeout(tick,REFRESH_MS);});}"
-    "note.textContent='live: updates every REFRESH_S s';"
-    "setTimeout(tick,REFRESH_MS);})();";
-
-// `text` with every `what` replaced by `with`.
-std::string ReplaceAll(std::string text, std::string_view what,
-                       std::string_view with) {
-  for (auto at = text.find(what); at != std::string::npos;
-       at = text.find(what, at + with.size())) {
-    text.replace(at, what.size(), with);
-  }
-  return text;
-}
-
+// The page's style: the level colours of thresholds.toml (as the
+// dashboards' are), then assets/status.css.
 const std::string& StyleText() {
   static const std::string style =
-      ReplaceAll(ReplaceAll(ReplaceAll(std::string(kStyleTemplate), "CRITICAL",
-                                       thresholds::kColourCritical),
-                            "WARNING", thresholds::kColourWarning),
-                 "OK", thresholds::kColourOk);
+      ":root{--ok:" + std::string(thresholds::kColourOk) +
+      ";--warning:" + std::string(thresholds::kColourWarning) +
+      ";--critical:" + std::string(thresholds::kColourCritical) + "}\n" +
+      std::string(assets::kStatusCss);
   return style;
 }
 
-std::string Script() {
-  return ReplaceAll(ReplaceAll(std::string(kScript), "REFRESH_MS",
-                               std::to_string(kStatusRefreshSeconds * 1000)),
-                    "REFRESH_S", std::to_string(kStatusRefreshSeconds));
-}
+// assets/status.js: it reads its interval from the page
+// (data-refresh-seconds), so it is the same text for every page.
+std::string_view ScriptText() { return assets::kStatusJs; }
 
-const std::string& ScriptText() {
-  static const std::string script = Script();
-  return script;
+// `skeleton` with every {{name}} replaced by its value in `slots`; a name
+// without a value is left as it stands (a unit test holds the skeleton to
+// the names RenderStatusPage fills).
+std::string FillSkeleton(
+    std::string_view skeleton,
+    std::initializer_list<std::pair<std::string_view, std::string_view>>
+        slots) {
+  std::string out;
+  std::size_t size = skeleton.size();
+  for (const auto& [name, value] : slots) size += value.size();
+  out.reserve(size);
+  std::size_t at = 0;
+  while (true) {
+    const std::size_t open = skeleton.find("{{", at);
+    const std::size_t close =
+        open == std::string_view::npos ? open : skeleton.find("}}", open);
+    if (close == std::string_view::npos) break;
+    const std::string_view name = skeleton.substr(open + 2, close - open - 2);
+    const auto slot =
+        std::find_if(slots.begin(), slots.end(),
+                     [&](const auto& s) { return s.first == name; });
+    out.append(skeleton.substr(at, open - at));
+    if (slot != slots.end()) {
+      out.append(slot->second);
+    } else {
+      out.append(skeleton.substr(open, close + 2 - open));
+    }
+    at = close + 2;
+  }
+  out.append(skeleton.substr(at));
+  return out;
 }
 
 // 'sha256-BASE64' of `text`, as CSP takes it.
@@ -163,10 +131,16 @@ const char* TopologyWords(TopologyState state) {
   return "unknown";
 }
 
-std::uint64_t TotalReads(const Snapshot& snap) {
+// The reads routed in the last snap.reads_window, every server's.
+std::uint64_t RecentReads(const Snapshot& snap) {
   std::uint64_t total = 0;
-  for (const ServerView& v : snap.servers) total += v.routing.routed_reads;
+  for (const ServerView& v : snap.servers) total += v.routing.recent_reads;
   return total;
+}
+
+// The reads column's heading (and card label): it names its window.
+std::string ReadsHeading(const Snapshot& snap) {
+  return "reads, last " + FormatDuration(snap.reads_window);
 }
 
 int InRotation(const Snapshot& snap) {
@@ -305,15 +279,19 @@ std::string RotationCell(const Snapshot& snap, const ServerView& v) {
   return out;
 }
 
+// The server's reads of the window and their share of the cluster's, then
+// its count since start (the counter of /metrics).
 std::string ReadsCell(const Snapshot& snap, const ServerView& v) {
-  const std::uint64_t total = TotalReads(snap);
-  std::string out = std::to_string(v.routing.routed_reads);
+  const std::uint64_t total = RecentReads(snap);
+  std::string out = std::to_string(v.routing.recent_reads);
   if (total > 0) {
     out +=
         " · " +
-        Fixed(100.0 * static_cast<double>(v.routing.routed_reads) / total, 1) +
+        Fixed(100.0 * static_cast<double>(v.routing.recent_reads) / total, 1) +
         " %";
   }
+  out += "<br><span class=\"muted\">" + std::to_string(v.routing.routed_reads) +
+         " since start</span>";
   if (v.routing.synthetic_ok) {
     out += *v.routing.synthetic_ok ? "<br><span class=\"muted\">probe ok</span>"
                                    : "<br>" + Badge("critical", "probe failed");
@@ -353,7 +331,7 @@ std::string ServerRow(const Snapshot& snap, const ServerView& v) {
   row += Td("state", StateCell(snap, v));
   row += Td("lag", LagCell(snap, v));
   row += Td("rotation", RotationCell(snap, v));
-  row += Td("reads", ReadsCell(snap, v));
+  row += Td(ReadsHeading(snap), ReadsCell(snap, v));
   row += Td("connections", ConnectionsCell(v));
   row += "</tr>";
   return row;
@@ -482,8 +460,10 @@ std::string ClusterSection(const Snapshot& snap) {
          HeartbeatLine(snap) + "</p>";
   out +=
       "<table class=\"servers\"><thead><tr><th>server</th><th>role</th>"
-      "<th>state</th><th>lag</th><th>rotation</th><th>reads</th>"
-      "<th>connections</th></tr></thead><tbody>";
+      "<th>state</th><th>lag</th><th>rotation</th><th>" +
+      ReadsHeading(snap) +
+      " <span class=\"muted\">(share)</span></th><th>connections</th></tr>"
+      "</thead><tbody>";
   const ServerView& primary = snap.servers.at(t.primary);
   out += ServerRow(snap, primary);
   for (const ServerView& v : snap.servers) {
@@ -671,19 +651,17 @@ std::string RenderStatusPage(const StatusPageInput& in) {
                       "\">metrics</a><a href=\"v1/system/database/"
                       "clusters\">clusters (JSON)</a>";
   if (!in.selected.empty()) links += "<a href=\"./\">every cluster</a>";
-  return "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-         "<meta name=\"viewport\" content=\"width=device-width, "
-         "initial-scale=1\"><title>pg_replica_exporter status</title>"
-         "<noscript><meta http-equiv=\"refresh\" content=\"" +
-         std::to_string(kStatusNoScriptRefreshSeconds) +
-         "\"></noscript><style>" + StyleText() +
-         "</style></head><body><header><h1>PostgreSQL replicas: "
-         "status</h1><nav>" +
-         links + "</nav><p id=\"refresh\">static page of " + Iso8601(in.now) +
-         " (reloads every " + std::to_string(kStatusNoScriptRefreshSeconds) +
-         " s without scripts)</p></header><main id=\"live\">" +
-         RenderStatusLive(in) + "</main><script>" + ScriptText() +
-         "</script></body></html>\n";
+  static const std::string refresh = std::to_string(kStatusRefreshSeconds);
+  static const std::string noscript_refresh =
+      std::to_string(kStatusNoScriptRefreshSeconds);
+  return FillSkeleton(assets::kStatusHtml,
+                      {{"style", StyleText()},
+                       {"script", ScriptText()},
+                       {"refresh_seconds", refresh},
+                       {"noscript_refresh_seconds", noscript_refresh},
+                       {"links", links},
+                       {"generated_at", Iso8601(in.now)},
+                       {"live", RenderStatusLive(in)}});
 }
 
 std::string RenderUnknownClusterPage(const std::string& name,

@@ -16,11 +16,16 @@
 // Self-contained: no external asset (no script, style, font or image from
 // anywhere, not even this agent: it must work on an isolated network); one
 // inline style and one inline script, both pinned by the
-// Content-Security-Policy of StatusPageCsp(). The script polls
-// kStatusJsonPath every kStatusRefreshSeconds and replaces the live part of
-// the page with the `html` it answers (the same renderer: the page with
-// scripts off and on is the same markup); with scripts off a meta refresh
-// inside <noscript> reloads the page every kStatusNoScriptRefreshSeconds.
+// Content-Security-Policy of StatusPageCsp() (their SHA-256, computed once).
+// The look lives in src/http/assets/: status.css, status.js and the
+// skeleton status.html, edited as such and embedded into the binary at
+// build time (cmake/embed_text.cmake, comments and indentation dropped;
+// nothing is read at run time). The script polls kStatusJsonPath every
+// kStatusRefreshSeconds (the page's data-refresh-seconds) and replaces the
+// live part of the page with the `html` it answers (the same renderer: the
+// page with scripts off and on is the same markup); with scripts off a meta
+// refresh inside <noscript> reloads the page every
+// kStatusNoScriptRefreshSeconds.
 // Status is in words as well as colour; narrow screens get one card per
 // server instead of a table row.
 //

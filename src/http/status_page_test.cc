@@ -63,7 +63,10 @@ ServerView Primary() {
   return v;
 }
 
-ServerView Replica(const std::string& name, double lag, std::uint64_t reads) {
+// `reads` routed since start, `in_rotation_reads` of them in the last
+// minute.
+ServerView Replica(const std::string& name, double lag, std::uint64_t reads,
+                   std::uint64_t in_rotation_reads) {
   ServerView v;
   v.name = name;
   v.endpoint = "db-" + name + ":5432";
@@ -79,6 +82,7 @@ ServerView Replica(const std::string& name, double lag, std::uint64_t reads) {
   v.routing.in_rotation = true;
   v.routing.reason = "ok";
   v.routing.routed_reads = reads;
+  v.routing.recent_reads = in_rotation_reads;
   v.routing.consecutive_healthy = 5;
   LagTrailPoints trail(60, lag);
   trail[10] = std::nullopt;
@@ -91,8 +95,8 @@ ServerView Replica(const std::string& name, double lag, std::uint64_t reads) {
 Snapshot Example(const std::string& cluster = "main") {
   Snapshot s;
   s.cluster = cluster;
-  s.servers = {Primary(), Replica("replica1", 0.012, 30),
-               Replica("replica2", 7.25, 10)};
+  s.servers = {Primary(), Replica("replica1", 0.012, 30, 6),
+               Replica("replica2", 7.25, 10, 0)};
   ServerView& paused = s.servers[2];
   paused.sample->replay_paused = true;
   paused.health = {false, HealthCode::kLagHigh, "lag 7.2s over 5s"};
@@ -174,7 +178,12 @@ TEST_CASE("the status page shows every server in words", "[status_page]") {
   CHECK(Has(ok, "0.012 s"));
   CHECK(Has(ok, " streaming"));
   CHECK(Has(ok, "timeline 1"));
-  CHECK(Has(ok, "30 · 75.0 %"));  // its share of the routed reads
+  // Its share of the reads of the last minute (all of them: replica2 has
+  // left the rotation), and its count since start.
+  CHECK(Has(ok,
+            "<td data-label=\"reads, last 1m\">6 · 100.0 %<br><span "
+            "class=\"muted\">30 since start</span>"));
+  CHECK(Has(page, "<th>reads, last 1m <span class=\"muted\">(share)</span>"));
   CHECK(Has(ok, "24 / 97 (25 %)"));
 
   const std::string paused = Row(page, "replica2");
@@ -186,6 +195,7 @@ TEST_CASE("the status page shows every server in words", "[status_page]") {
             "over 5s</span>"));
   CHECK(Has(paused, "healthy checks 0 of 2 to return (rise)"));
   CHECK(Has(paused, "replay paused"));
+  CHECK(Has(paused, ">0 · 0.0 %<br><span class=\"muted\">10 since start<"));
   CHECK(Has(paused, "<svg class=\"spark\""));
 
   const std::string down = Row(page, "replica3");
@@ -303,22 +313,30 @@ TEST_CASE("the status page loads nothing from anywhere", "[status_page]") {
   CHECK(Has(csp, "script-src 'sha256-" + Sha256Base64(script) + "'"));
   CHECK(Has(csp, "style-src 'sha256-" + Sha256Base64(style) + "'"));
   CHECK(Has(csp, "connect-src 'self'"));
-  // It polls the JSON, and reloads itself without scripts.
+  // It polls the JSON at the page's interval, and reloads itself without
+  // scripts.
   CHECK(Has(script,
-            "location.origin+location.pathname.replace(/[^/]*$/,'')+"
-            "'status.json'+location.search"));
-  CHECK(Has(script, "setTimeout(tick,2000)"));
+            "location.origin + location.pathname.replace(/[^/]*$/, '') +\n"
+            "'status.json' + location.search"));
+  CHECK(Has(script, "setTimeout(tick, seconds * 1000)"));
+  CHECK(Has(page, "<p id=\"refresh\" data-refresh-seconds=\"2\">"));
   CHECK(Has(page,
             "<noscript><meta http-equiv=\"refresh\" content=\"10\">"
             "</noscript>"));
   CHECK(Has(page, "<meta name=\"viewport\" content=\"width=device-width"));
-  CHECK(Has(page, "@media (max-width:700px)"));
+  CHECK(Has(style, "@media (max-width: 700px) {"));
   // The level colours are the thresholds table's, as the dashboards' are.
-  CHECK(Has(style, ":root{color-scheme:light dark;--ok:" +
-                       std::string(thresholds::kColourOk) +
-                       ";--warning:" + std::string(thresholds::kColourWarning) +
-                       ";--critical:" +
-                       std::string(thresholds::kColourCritical) + ";"));
+  CHECK(style.rfind(
+            ":root{--ok:" + std::string(thresholds::kColourOk) +
+                ";--warning:" + std::string(thresholds::kColourWarning) +
+                ";--critical:" + std::string(thresholds::kColourCritical) +
+                "}\n",
+            0) == 0);
+  // Every slot of the skeleton (assets/status.html) filled.
+  CHECK_FALSE(Has(page, "{{"));
+  CHECK(Has(page,
+            "static page of 2025-12-13T10:00:00.000Z (reloads every 10 "
+            "s without scripts)"));
   CHECK(Has(page, "<main id=\"live\">" + RenderStatusLive(Input({Example()})) +
                       "</main>"));
 }
@@ -418,8 +436,8 @@ std::vector<Snapshot> Clusters(int clusters, int servers) {
     Snapshot s = Example("cluster-" + std::to_string(c));
     s.servers.resize(1);
     for (int i = 1; i < servers; ++i) {
-      ServerView v =
-          Replica("replica-with-a-long-name-" + std::to_string(i), 12.345, 99);
+      ServerView v = Replica("replica-with-a-long-name-" + std::to_string(i),
+                             12.345, 99, 9);
       v.last_error = "could not receive data from server: Connection reset";
       v.routing.in_rotation = false;
       v.routing.reason = "lag 12.3s over 5s";

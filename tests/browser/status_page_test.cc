@@ -125,6 +125,10 @@ TEST_CASE("the status page in chromium: healthy, lagging, down, failover",
   CHECK(Contains(rows["replica1"], "streaming"));
   CHECK(Contains(rows["replica1"], "timeline 1"));
   CHECK(Contains(rows["primary"], "primary (takes writes)"));
+  // The reads column names its window; the count since start beside it.
+  CHECK(browser.Text("table.servers thead").find("reads, last 1m (share)") !=
+        std::string::npos);
+  CHECK(Contains(rows["replica1"], "since start"));
   REQUIRE(WaitUntil(
       [&] {
         return browser.Text("#refresh").find("live: updated") !=

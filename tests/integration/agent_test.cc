@@ -3,7 +3,9 @@
 // stopped and a hung (SIGSTOPped) replica, secrets, exposition format lint,
 // clean shutdown.
 //
-// Every wait is a WaitUntil with a generous but bounded deadline: the tests
+// Each case starts from PolledAgent (support/agent.h: the agent on the
+// cluster, every server seen up and every lag measured). Every wait is a
+// ScrapeUntil or WaitUntil with a generous but bounded deadline: the tests
 // run on a loaded 2-core machine.
 #include "support/agent.h"
 
@@ -35,9 +37,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr milliseconds kStep(200);
-// Every request to the agent must answer within this (the agent serves from
-// a snapshot and never waits on a database).
-constexpr milliseconds kFastAnswer(2000);
 
 const std::vector<std::string> kServers = {"primary", "replica1", "replica2",
                                            "replica3"};
@@ -92,45 +91,27 @@ CommandOptions WithTimeout(milliseconds timeout) {
   return options;
 }
 
-// One scrape that must answer 200 within kFastAnswer; parsed.
-std::vector<MetricSample> FastScrape(const AgentProcess& agent) {
-  HttpResponse r = agent.Get("/metrics", kFastAnswer);
-  INFO("scrape: status " << r.status << " " << r.error);
-  REQUIRE(r.status == 200);
-  std::string error;
-  auto samples = ParseMetricsText(r.body, &error);
-  INFO(error);
-  REQUIRE(error.empty());
-  return samples;
-}
-
 std::optional<double> ServerMetric(const std::vector<MetricSample>& samples,
                                    const std::string& name,
                                    const std::string& server) {
   return Find(samples, name, {{"server", server}});
 }
 
-// Waits until every server is up and every replica has a lag figure.
-bool WaitAllUpWithLag(const AgentProcess& agent, milliseconds timeout) {
-  return WaitUntil(
-      [&] {
-        const auto samples = agent.Scrape();
-        for (const auto& s : kServers) {
-          if (ServerMetric(samples, "pg_replica_up", s) != 1.0) return false;
-          if (s != "primary" &&
-              !ServerMetric(samples, "pg_replica_lag_seconds", s)) {
-            return false;
-          }
-        }
-        return true;
-      },
-      timeout, kStep);
+// `server` has a lag figure over (under) `seconds`.
+bool LagOver(const std::vector<MetricSample>& samples,
+             const std::string& server, double seconds) {
+  const auto lag = ServerMetric(samples, "pg_replica_lag_seconds", server);
+  return lag && *lag > seconds;
+}
+bool LagUnder(const std::vector<MetricSample>& samples,
+              const std::string& server, double seconds) {
+  const auto lag = ServerMetric(samples, "pg_replica_lag_seconds", server);
+  return lag && *lag < seconds;
 }
 
 TEST_CASE("all four servers up, idle lag under 1 s", "[agent][versions]") {
   TestCluster cluster;
-  AgentProcess agent(cluster);
-  REQUIRE(WaitAllUpWithLag(agent, seconds(20)));
+  PolledAgent agent(cluster);
   const auto samples = agent.Scrape();
   CHECK(
       Find(samples, "pg_replica_up",
@@ -153,113 +134,87 @@ TEST_CASE("all four servers up, idle lag under 1 s", "[agent][versions]") {
 TEST_CASE("paused replay: lag passes 5 s on that replica only, then recovers",
           "[agent][versions]") {
   TestCluster cluster;
-  AgentProcess agent(cluster);
-  REQUIRE(WaitAllUpWithLag(agent, seconds(20)));
+  PolledAgent agent(cluster);
   const int paused = 1;
   const std::string name = cluster.ReplicaName(paused);
 
   BackgroundWriter writer(cluster);
   cluster.PauseReplay(paused);
 
-  std::vector<MetricSample> at_five;
-  const bool passed = WaitUntil(
-      [&] {
-        auto samples = agent.Scrape();
-        const auto lag = ServerMetric(samples, "pg_replica_lag_seconds", name);
-        if (lag && *lag > 5.0) {
-          at_five = std::move(samples);
-          return true;
-        }
-        return false;
-      },
-      seconds(30), kStep);
+  const auto at_five = agent.ScrapeUntil(
+      [&](const auto& s) { return LagOver(s, name, 5.0); }, seconds(30));
   INFO("writes " << writer.writes() << ", write errors " << writer.failures());
-  REQUIRE(passed);
+  REQUIRE(at_five);
   REQUIRE(writer.writes() > 0);
-  CHECK(ServerMetric(at_five, "pg_replica_replay_paused", name) == 1.0);
-  CHECK(ServerMetric(at_five, "pg_replica_lag_bytes", name) > 0.0);
-  CHECK(ServerMetric(at_five, "pg_replica_up", name) == 1.0);
+  CHECK(ServerMetric(*at_five, "pg_replica_replay_paused", name) == 1.0);
+  CHECK(ServerMetric(*at_five, "pg_replica_lag_bytes", name) > 0.0);
+  CHECK(ServerMetric(*at_five, "pg_replica_up", name) == 1.0);
   for (int i = 0; i < cluster.replica_count(); ++i) {
     if (i == paused) continue;
     const std::string other = cluster.ReplicaName(i);
     INFO(other);
-    const auto lag = ServerMetric(at_five, "pg_replica_lag_seconds", other);
+    const auto lag = ServerMetric(*at_five, "pg_replica_lag_seconds", other);
     REQUIRE(lag);
     CHECK(*lag < 1.0);
-    CHECK(ServerMetric(at_five, "pg_replica_replay_paused", other) == 0.0);
+    CHECK(ServerMetric(*at_five, "pg_replica_replay_paused", other) == 0.0);
   }
 
   cluster.ResumeReplay(paused);
-  CHECK(WaitUntil(
-      [&] {
-        const auto samples = agent.Scrape();
-        const auto lag = ServerMetric(samples, "pg_replica_lag_seconds", name);
-        return lag && *lag < 1.0 &&
-               ServerMetric(samples, "pg_replica_replay_paused", name) == 0.0;
+  CHECK(agent.ScrapeUntil(
+      [&](const auto& s) {
+        return LagUnder(s, name, 1.0) &&
+               ServerMetric(s, "pg_replica_replay_paused", name) == 0.0;
       },
-      seconds(30), kStep));
+      seconds(30)));
 }
 
 TEST_CASE("cut WAL receiver: lag grows, not streaming, then recovers",
           "[agent][versions]") {
   TestCluster cluster;
-  AgentProcess agent(cluster);
-  REQUIRE(WaitAllUpWithLag(agent, seconds(20)));
+  PolledAgent agent(cluster);
   const int cut = 0;
   const std::string name = cluster.ReplicaName(cut);
 
   BackgroundWriter writer(cluster);
   cluster.CutWalReceiver(cut);
 
-  std::vector<MetricSample> grown;
-  const bool passed = WaitUntil(
-      [&] {
-        auto samples = agent.Scrape();
-        const auto lag = ServerMetric(samples, "pg_replica_lag_seconds", name);
-        if (lag && *lag > 3.0 &&
-            ServerMetric(samples, "pg_replica_standby_connected", name) ==
-                0.0) {
-          grown = std::move(samples);
-          return true;
-        }
-        return false;
+  const auto grown = agent.ScrapeUntil(
+      [&](const auto& s) {
+        return LagOver(s, name, 3.0) &&
+               ServerMetric(s, "pg_replica_standby_connected", name) == 0.0;
       },
-      seconds(30), kStep);
+      seconds(30));
   INFO("writes " << writer.writes() << ", write errors " << writer.failures());
-  REQUIRE(passed);
+  REQUIRE(grown);
   REQUIRE(writer.writes() > 0);
-  CHECK(ServerMetric(grown, "pg_replica_up", name) == 1.0);
-  CHECK(ServerMetric(grown, "pg_replica_wal_receiver_streaming", name) == 0.0);
-  CHECK(ServerMetric(grown, "pg_replica_standby_connected", name) == 0.0);
-  CHECK(ServerMetric(grown, "pg_replica_lag_bytes", name) > 0.0);
+  CHECK(ServerMetric(*grown, "pg_replica_up", name) == 1.0);
+  CHECK(ServerMetric(*grown, "pg_replica_wal_receiver_streaming", name) == 0.0);
+  CHECK(ServerMetric(*grown, "pg_replica_standby_connected", name) == 0.0);
+  CHECK(ServerMetric(*grown, "pg_replica_lag_bytes", name) > 0.0);
   for (int i = 0; i < cluster.replica_count(); ++i) {
     if (i == cut) continue;
     const std::string other = cluster.ReplicaName(i);
     INFO(other);
-    CHECK(ServerMetric(grown, "pg_replica_wal_receiver_streaming", other) ==
+    CHECK(ServerMetric(*grown, "pg_replica_wal_receiver_streaming", other) ==
           1.0);
-    CHECK(ServerMetric(grown, "pg_replica_standby_connected", other) == 1.0);
+    CHECK(ServerMetric(*grown, "pg_replica_standby_connected", other) == 1.0);
   }
 
   cluster.RestoreWalReceiver(cut);
-  CHECK(WaitUntil(
-      [&] {
-        const auto samples = agent.Scrape();
-        const auto lag = ServerMetric(samples, "pg_replica_lag_seconds", name);
-        return lag && *lag < 1.0 &&
-               ServerMetric(samples, "pg_replica_wal_receiver_streaming",
-                            name) == 1.0 &&
-               ServerMetric(samples, "pg_replica_standby_connected", name) ==
-                   1.0;
+  CHECK(agent.ScrapeUntil(
+      [&](const auto& s) {
+        return LagUnder(s, name, 1.0) &&
+               ServerMetric(s, "pg_replica_wal_receiver_streaming", name) ==
+                   1.0 &&
+               ServerMetric(s, "pg_replica_standby_connected", name) == 1.0;
       },
-      seconds(30), kStep));
+      seconds(30)));
 }
 
 TEST_CASE("stopped replica: down with no lag series, then back with a lag",
           "[agent][versions]") {
   TestCluster cluster;
-  AgentProcess agent(cluster);
-  REQUIRE(WaitAllUpWithLag(agent, seconds(20)));
+  PolledAgent agent(cluster);
   const int stopped = 2;
   const std::string name = cluster.ReplicaName(stopped);
   const double errors_before =
@@ -267,16 +222,16 @@ TEST_CASE("stopped replica: down with no lag series, then back with a lag",
           .value_or(0);
 
   cluster.Stop(stopped);
-  REQUIRE(WaitUntil(
-      [&] {
-        const auto samples = agent.Scrape();
-        return ServerMetric(samples, "pg_replica_up", name) == 0.0 &&
-               ServerMetric(samples, "pg_replica_poll_errors_total", name) >
+  const auto down = agent.ScrapeUntil(
+      [&](const auto& s) {
+        return ServerMetric(s, "pg_replica_up", name) == 0.0 &&
+               ServerMetric(s, "pg_replica_poll_errors_total", name) >
                    errors_before;
       },
-      seconds(20), kStep));
+      seconds(20));
+  REQUIRE(down);
   {
-    const auto samples = agent.Scrape();
+    const auto& samples = *down;
     // Absent, not 0 and not NaN.
     CHECK(
         FindAll(samples, "pg_replica_lag_seconds", {{"server", name}}).empty());
@@ -301,31 +256,28 @@ TEST_CASE("stopped replica: down with no lag series, then back with a lag",
   // The error counter keeps counting while it stays down.
   const double errors_down =
       *ServerMetric(agent.Scrape(), "pg_replica_poll_errors_total", name);
-  CHECK(WaitUntil(
-      [&] {
-        return ServerMetric(agent.Scrape(), "pg_replica_poll_errors_total",
-                            name) > errors_down;
+  CHECK(agent.ScrapeUntil(
+      [&](const auto& s) {
+        return ServerMetric(s, "pg_replica_poll_errors_total", name) >
+               errors_down;
       },
-      seconds(20), kStep));
+      seconds(20)));
 
   cluster.Start(stopped);
   // The reconnect backoff caps at 30 s.
-  CHECK(WaitUntil(
-      [&] {
-        const auto samples = agent.Scrape();
-        const auto lag = ServerMetric(samples, "pg_replica_lag_seconds", name);
-        return ServerMetric(samples, "pg_replica_up", name) == 1.0 && lag &&
-               *lag < 1.0 &&
-               ServerMetric(samples, "pg_replica_lag_bytes", name).has_value();
+  CHECK(agent.ScrapeUntil(
+      [&](const auto& s) {
+        return ServerMetric(s, "pg_replica_up", name) == 1.0 &&
+               LagUnder(s, name, 1.0) &&
+               ServerMetric(s, "pg_replica_lag_bytes", name).has_value();
       },
-      seconds(60), kStep));
+      seconds(60)));
 }
 
 TEST_CASE("SIGSTOPped replica: /metrics stays fast, the others keep polling",
           "[agent][tsan]") {
   TestCluster cluster;
-  AgentProcess agent(cluster);  // query_timeout 2s, connect_timeout 2s
-  REQUIRE(WaitAllUpWithLag(agent, seconds(20)));
+  PolledAgent agent(cluster);  // query_timeout 2s, connect_timeout 2s
   const int hung = 1;
   const std::string name = cluster.ReplicaName(hung);
 
@@ -337,7 +289,7 @@ TEST_CASE("SIGSTOPped replica: /metrics stays fast, the others keep polling",
   // Phase 1: the hung replica's poll times out and it goes down.
   REQUIRE(WaitUntil(
       [&] {
-        samples = FastScrape(agent);
+        samples = agent.Scrape(kFastAnswer);
         ++scrapes;
         return ServerMetric(samples, "pg_replica_up", name) == 0.0;
       },
@@ -359,7 +311,7 @@ TEST_CASE("SIGSTOPped replica: /metrics stays fast, the others keep polling",
   const int phase1_scrapes = scrapes;
   REQUIRE(WaitUntil(
       [&] {
-        samples = FastScrape(agent);
+        samples = agent.Scrape(kFastAnswer);
         ++scrapes;
         INFO("scrape " << scrapes);
         REQUIRE(ServerMetric(samples, "pg_replica_up", name) == 0.0);
@@ -418,9 +370,8 @@ TEST_CASE("secrets: no password in metrics, JSON, logs or config errors",
 
   // A few polls: the others up (the right password works), the bad one
   // failing authentication repeatedly.
-  REQUIRE(WaitUntil(
-      [&] {
-        const auto samples = agent.Scrape();
+  REQUIRE(agent.ScrapeUntil(
+      [&](const auto& samples) {
         for (const auto& s : kServers) {
           if (s == bad_name) continue;
           if (ServerMetric(samples, "pg_replica_up", s) != 1.0) return false;
@@ -431,7 +382,7 @@ TEST_CASE("secrets: no password in metrics, JSON, logs or config errors",
                ServerMetric(samples, "pg_replica_healthy", "replica1")
                    .has_value();
       },
-      seconds(30), kStep));
+      seconds(30)));
 
   std::map<std::string, std::string> bodies;
   const HttpResponse metrics = agent.Get("/metrics");
@@ -502,18 +453,15 @@ TEST_CASE("secrets: no password in metrics, JSON, logs or config errors",
 
 TEST_CASE("promtool check metrics on a real scrape is clean", "[agent]") {
   TestCluster cluster;
-  AgentProcess agent(cluster);
-  REQUIRE(WaitAllUpWithLag(agent, seconds(20)));
+  PolledAgent agent(cluster);
   // Wait for the routing model's series too, so every family is linted.
-  REQUIRE(WaitUntil(
-      [&] {
-        const auto samples = agent.Scrape();
-        return Find(samples, "pg_replica_healthy").has_value() &&
-               Find(samples, "pg_replica_synthetic_check_success")
-                   .has_value() &&
-               Find(samples, "pg_replica_stat_replication_info").has_value();
+  REQUIRE(agent.ScrapeUntil(
+      [&](const auto& s) {
+        return Find(s, "pg_replica_healthy").has_value() &&
+               Find(s, "pg_replica_synthetic_check_success").has_value() &&
+               Find(s, "pg_replica_stat_replication_info").has_value();
       },
-      seconds(30), kStep));
+      seconds(30)));
   const HttpResponse r = agent.Get("/metrics");
   REQUIRE(r.status == 200);
   TempFile body(".prom", r.body);
@@ -528,8 +476,7 @@ TEST_CASE("promtool check metrics on a real scrape is clean", "[agent]") {
 
 TEST_CASE("SIGTERM stops the agent cleanly with exit code 0", "[agent]") {
   TestCluster cluster;
-  AgentProcess agent(cluster);
-  REQUIRE(WaitAllUpWithLag(agent, seconds(20)));
+  PolledAgent agent(cluster);
 
   SECTION("all servers answering") {}
   SECTION("with a hung (SIGSTOPped) replica mid-poll") {

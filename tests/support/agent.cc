@@ -183,8 +183,9 @@ HttpResponse AgentProcess::Get(const std::string& path,
   return HttpGet("127.0.0.1", port_, path, timeout);
 }
 
-std::vector<MetricSample> AgentProcess::Scrape() const {
-  HttpResponse r = Get("/metrics");
+std::vector<MetricSample> AgentProcess::Scrape(
+    std::chrono::milliseconds timeout) const {
+  HttpResponse r = Get("/metrics", timeout);
   if (r.status != 200) {
     throw std::runtime_error("scrape failed: status " +
                              std::to_string(r.status) + " " + r.error);
@@ -264,6 +265,44 @@ std::optional<double> AgentProcess::Metric(
     const std::string& name,
     const std::map<std::string, std::string>& labels) const {
   return Find(Scrape(), name, labels);
+}
+
+bool PolledOnce(const std::vector<MetricSample>& samples, int servers) {
+  const auto up = FindAll(samples, "pg_replica_up");
+  if (up.size() != static_cast<std::size_t>(servers)) return false;
+  for (const MetricSample& s : up) {
+    if (s.value != 1.0) return false;
+  }
+  for (const MetricSample& s : FindAll(samples, "pg_replica_in_recovery")) {
+    if (s.value != 1.0) continue;
+    if (!Find(samples, "pg_replica_lag_seconds",
+              {{"cluster", s.labels.at("cluster")},
+               {"server", s.labels.at("server")}})) {
+      return false;
+    }
+  }
+  return true;
+}
+
+PolledAgent::PolledAgent(const TestCluster& cluster, AgentOptions options)
+    : AgentProcess(cluster, std::move(options)) {
+  WaitPolled();
+}
+
+PolledAgent::PolledAgent(const std::string& config_yaml, int servers,
+                         AgentOptions options)
+    : AgentProcess(config_yaml, servers, std::move(options)) {
+  WaitPolled();
+}
+
+void PolledAgent::WaitPolled() const {
+  const int servers = this->servers();
+  if (!ScrapeUntil(
+          [&](const auto& samples) { return PolledOnce(samples, servers); },
+          options().start_timeout + kPolledTimeout)) {
+    throw std::runtime_error(
+        "agent did not see every server up with a lag; log:\n" + Log());
+  }
 }
 
 }  // namespace pgre::testing

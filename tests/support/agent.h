@@ -5,6 +5,7 @@
 #ifndef PGRE_TESTS_SUPPORT_AGENT_H_
 #define PGRE_TESTS_SUPPORT_AGENT_H_
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,6 +20,11 @@
 #include "support/subprocess.h"
 
 namespace pgre::testing {
+
+// How long any answer of the agent may take in a test that says it must be
+// fast: the agent serves from snapshots and never waits on a database, so
+// even with a server hung this is ample on a loaded machine.
+inline constexpr std::chrono::milliseconds kFastAnswer{2000};
 
 struct AgentOptions {
   std::string cluster_name = "test";
@@ -119,8 +125,12 @@ class AgentProcess {
   // GET on the agent.
   HttpResponse Get(const std::string& path, std::chrono::milliseconds timeout =
                                                 std::chrono::seconds(5)) const;
-  // One scrape of /metrics, parsed. Throws when the scrape fails.
-  std::vector<MetricSample> Scrape() const;
+  // One scrape of /metrics, parsed. Throws when the scrape fails, does not
+  // answer 200 within `timeout` (the agent serves from a snapshot and never
+  // waits on a database: tests that hang a server scrape with a short one)
+  // or is not the text format.
+  std::vector<MetricSample> Scrape(
+      std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
   // GET `path` with curl (https when options.ca_file is set, with the
   // options' user unless `extra` says otherwise), `extra` curl arguments
   // added.
@@ -130,6 +140,7 @@ class AgentProcess {
   JsonAnswer GetJson(const std::string& path) const;
   // Scrapes every 200 ms until `done` holds for a scrape, and returns that
   // scrape; nullopt at the deadline. A failed scrape counts as not done.
+  // (To fail on a scrape that is slow or fails: WaitUntil with Scrape(t).)
   std::optional<std::vector<MetricSample>> ScrapeUntil(
       const std::function<bool(const std::vector<MetricSample>&)>& done,
       std::chrono::milliseconds timeout) const;
@@ -137,6 +148,10 @@ class AgentProcess {
   std::optional<double> Metric(
       const std::string& name,
       const std::map<std::string, std::string>& labels = {}) const;
+
+ protected:
+  int servers() const { return servers_; }
+  const AgentOptions& options() const { return options_; }
 
  private:
   // Writes the config, picks a port, launches.
@@ -149,6 +164,30 @@ class AgentProcess {
   int servers_ = 0;
   AgentOptions options_;
   std::unique_ptr<Subprocess> process_;
+};
+
+// Whether `samples` show `servers` servers, every one up, and a lag figure
+// (pg_replica_lag_seconds) for every server in recovery.
+bool PolledOnce(const std::vector<MetricSample>& samples, int servers);
+
+// The integration tests' starting point: an agent on this cluster, polled
+// once. An AgentProcess (started and waited on as there) that has also seen
+// every server up and measured every replica's lag (PolledOnce), so that a
+// test begins from a cluster the agent has seen whole. Throws with the
+// agent's log when it does not get there within options.start_timeout +
+// kPolledTimeout.
+class PolledAgent : public AgentProcess {
+ public:
+  static constexpr std::chrono::seconds kPolledTimeout{20};
+
+  explicit PolledAgent(const TestCluster& cluster, AgentOptions options = {});
+  // The same with a config of its own (MultiClusterYaml), of `servers`
+  // servers in all.
+  PolledAgent(const std::string& config_yaml, int servers,
+              AgentOptions options);
+
+ private:
+  void WaitPolled() const;
 };
 
 }  // namespace pgre::testing

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "support/agent.h"
 #include "support/http_client.h"
 #include "support/metrics_text.h"
 #include "support/ports.h"
@@ -79,6 +80,41 @@ TEST_CASE(
       },
       milliseconds(0)));
   CHECK(calls >= 1);
+}
+
+TEST_CASE("PolledOnce: every server up, every replica with a lag") {
+  const std::string primary =
+      "pg_replica_up{cluster=\"a\",server=\"primary\"} 1\n"
+      "pg_replica_in_recovery{cluster=\"a\",server=\"primary\"} 0\n";
+  const std::string replica =
+      "pg_replica_up{cluster=\"a\",server=\"replica1\"} 1\n"
+      "pg_replica_in_recovery{cluster=\"a\",server=\"replica1\"} 1\n";
+  const std::string lag =
+      "pg_replica_lag_seconds{cluster=\"a\",server=\"replica1\"} 0.1\n";
+  // The same replica name in another cluster, without a lag.
+  const std::string other =
+      "pg_replica_up{cluster=\"b\",server=\"replica1\"} 1\n"
+      "pg_replica_in_recovery{cluster=\"b\",server=\"replica1\"} 1\n";
+  struct Case {
+    std::string what;
+    std::string text;
+    int servers;
+    bool want;
+  };
+  const std::vector<Case> cases = {
+      {"polled", primary + replica + lag, 2, true},
+      {"a replica without a lag yet", primary + replica, 2, false},
+      {"fewer servers than configured", primary + replica + lag, 3, false},
+      {"a server down",
+       "pg_replica_up{cluster=\"a\",server=\"primary\"} 0\n" + replica + lag, 2,
+       false},
+      {"a lag of another cluster's replica does not count",
+       primary + replica + lag + other, 3, false},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    CHECK(PolledOnce(ParseMetricsText(c.text), c.servers) == c.want);
+  }
 }
 
 TEST_CASE("FreePort returns distinct loopback ports") {
