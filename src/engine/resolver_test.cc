@@ -35,7 +35,7 @@ std::pair<Status, std::string> Resolve(Resolver& r, EventLoop& loop,
   return f.get();
 }
 
-TEST_CASE("names become hostaddr lists; answers are cached", "[resolver]") {
+TEST_CASE("names become hostaddr lists, answers are cached", "[resolver]") {
   std::atomic<int> lookups{0};
   Resolver r(seconds(30),
              [&](const std::string& host,

@@ -288,7 +288,7 @@ TEST_CASE("the status page at /, its live part at /status.json", "[api]") {
   CHECK(api.Handle("HEAD", "/").status == 200);
 }
 
-TEST_CASE("JSON answers are rendered once per snapshot; a 404 reads none",
+TEST_CASE("JSON answers are rendered once per snapshot, a 404 reads none",
           "[api]") {
   FakeClock clock;
   ClusterState a(Named("alpha"), &clock);

@@ -216,7 +216,7 @@ TEST_CASE("thinning bounds memory and keeps the oldest entry", "[lag]") {
   CHECK(Lag(history, 990, clock.Now()) == seconds(1));
 }
 
-TEST_CASE("entries older than max_age go; the reach stays a lower bound",
+TEST_CASE("entries older than max_age go, the reach stays a lower bound",
           "[lag]") {
   FakeClock clock;
   WalHistory history(

@@ -446,7 +446,7 @@ HealthVerdict PrimaryVerdict() {
   return {false, HealthCode::kPrimary, "primary"};
 }
 
-TEST_CASE("the write target never takes reads; reads fall back to it",
+TEST_CASE("the write target never takes reads, reads fall back to it",
           "[routing]") {
   RoutingModel model(RoutingConfig{}, Cluster(), 0);
   CHECK(model.write_target() == 0);

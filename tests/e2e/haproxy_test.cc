@@ -293,7 +293,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "haproxy: every replica stopped, reads land on the primary; back, "
+    "haproxy: every replica stopped, reads land on the primary, back, "
     "they leave it",
     "[haproxy]") {
   TestCluster cluster;
