@@ -222,9 +222,20 @@ class YamlLoader {
 
   // The checks of one whole cluster, once its keys are in.
   bool FinishCluster(const YAML::Node& at, Config* config) {
-    if (!have_primary_) {
-      return Fail(LineOf(at), "primary",
-                  "missing (the primary server is required)");
+    {
+      std::string key, problem;
+      if (!CheckDiscovery(config, &key, &problem)) {
+        return Fail(KeyLine(key), key, problem);
+      }
+      if (!have_primary_ && !config->discovery.patroni.enabled()) {
+        return Fail(LineOf(at), "primary",
+                    "missing (the primary server is required without "
+                    "discovery.patroni.urls)");
+      }
+      if (!have_primary_) {
+        config->primary = ServerConfig{};  // none: the manager names them
+        config->primary.role = Role::kPrimary;
+      }
     }
     if (config->lag_status.critical < config->lag_status.warning) {
       const int line =
@@ -266,7 +277,9 @@ class YamlLoader {
                   where + ".dsn",
                   "the same connection as " + it->second + ".dsn");
     };
-    if (!check(config->primary, "primary")) return false;
+    if (!config->primary.name.empty() && !check(config->primary, "primary")) {
+      return false;
+    }
     for (std::size_t i = 0; i < config->replicas.size(); ++i) {
       if (!check(config->replicas[i], "replicas[" + std::to_string(i) + "]")) {
         return false;
@@ -450,6 +463,26 @@ class YamlLoader {
           config->pgbouncers.push_back(std::move(pgbouncer));
         }
         return true;
+      case KeyType::kStringList: {
+        if (!value.IsSequence()) {
+          return Fail(line, path,
+                      "expected a list of strings, got " +
+                          std::string(Describe(value)));
+        }
+        std::vector<std::string> items;
+        for (size_t i = 0; i < value.size(); ++i) {
+          const std::string at = path + "[" + std::to_string(i) + "]";
+          lines_[at] = LineOf(value[i]);
+          if (!value[i].IsScalar() || value[i].Scalar().empty()) {
+            return Fail(LineOf(value[i]), at,
+                        "expected a non-empty string, got " +
+                            std::string(Describe(value[i])));
+          }
+          items.push_back(value[i].Scalar());
+        }
+        *def.string_list_field(*config) = std::move(items);
+        return true;
+      }
       case KeyType::kClusterList:
         return Fail(line, path, "only at the top level");
     }

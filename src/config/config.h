@@ -105,6 +105,36 @@ struct LagHistoryConfig {
   Duration max_age = std::chrono::hours(24);
 };
 
+// Members discovered from Patroni's REST API (`discovery.patroni`): every
+// `interval`, GET URL/cluster from the first of `urls` that answers; each
+// member not configured by name becomes a replica polled with
+// `dsn_template` ({host}, {port} and {name} replaced). Off while `urls` is
+// empty.
+struct PatroniDiscoveryConfig {
+  std::vector<std::string> urls;  // http:// or https://, validated
+  Duration interval = std::chrono::seconds(10);
+  // SECRET: may hold a password. Has {host} and {port} (validated).
+  std::string dsn_template;
+  // The members' password, as a server's password_file (read at every
+  // load and every rebuild of the member list).
+  std::string password_file;
+  // Basic auth to the REST API: both or neither.
+  std::string username;
+  std::string rest_password_file;
+  std::string rest_password;  // SECRET: read from rest_password_file
+  // TLS to the REST API (https URLs): a CA to verify it (else the system's),
+  // and a client certificate with its key (both or neither).
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+
+  bool enabled() const { return !urls.empty(); }
+};
+
+struct DiscoveryConfig {
+  PatroniDiscoveryConfig patroni;
+};
+
 struct Config {
   std::string cluster = "default";
   bool replicas_enabled = true;        // USE_READ_REPLICAS in environment mode
@@ -120,6 +150,9 @@ struct Config {
   LagStatusConfig lag_status;
   LagHistoryConfig lag_history;
   HeartbeatConfig heartbeat;
+  // With discovery on, `primary` may be absent (primary.name empty): the
+  // cluster's servers then come from the manager alone.
+  DiscoveryConfig discovery;
   // Where it came from, for logs: "file /etc/x.yml" or "environment".
   std::string source;
 };

@@ -179,6 +179,82 @@ constexpr KeyDef kKeys[] = {
      .doc = "The heartbeat table, `name` or `schema.name` (letters, digits "
             "and `_`). Created on the primary when absent, if the role may.",
      .string_field = [](Config& c) { return &c.heartbeat.table; }},
+    {.path = "discovery.patroni.urls",
+     .type = KeyType::kStringList,
+     .default_text = "[]",
+     .reloadable = true,
+     .doc = "Patroni REST API base URLs (`http://HOST:8008` or `https://...`; "
+            "any member's: each serves the whole cluster). With them, the "
+            "cluster's members come from `GET URL/cluster` of the first URL "
+            "that answers, every `discovery.patroni.interval`: a member "
+            "not configured by name is polled as a replica with "
+            "`discovery.patroni.dsn_template`; one that disappears stops "
+            "being polled; a failed discovery keeps the last list. "
+            "`primary` is then optional. See "
+            "[patroni.md](patroni.md#members-discovered-from-patroni).",
+     .string_list_field = [](Config& c) { return &c.discovery.patroni.urls; }},
+    {.path = "discovery.patroni.interval",
+     .type = KeyType::kDuration,
+     .default_text = "10s",
+     .reloadable = true,
+     .doc = "How often the members are discovered; a member that appears "
+            "is polled within two intervals, without a reload.",
+     .duration_field = [](Config& c) { return &c.discovery.patroni.interval; }},
+    {.path = "discovery.patroni.dsn_template",
+     .type = KeyType::kString,
+     .default_text = "",
+     .reloadable = true,
+     .doc = "The connection string of a discovered member: `{host}` and "
+            "`{port}` (required) and `{name}` are replaced by Patroni's "
+            "values, e.g. `host={host} port={port} dbname=postgres "
+            "user=monitor`. Credentials stay here, in "
+            "`discovery.patroni.password_file` or in `.pgpass`, never in "
+            "what is discovered.",
+     .string_field =
+         [](Config& c) { return &c.discovery.patroni.dsn_template; }},
+    {.path = "discovery.patroni.password_file",
+     .type = KeyType::kString,
+     .default_text = "",
+     .reloadable = true,
+     .doc = "A file holding the discovered members' password (its first "
+            "line), as a server's `password_file`.",
+     .string_field =
+         [](Config& c) { return &c.discovery.patroni.password_file; }},
+    {.path = "discovery.patroni.basic_auth.username",
+     .type = KeyType::kString,
+     .default_text = "",
+     .reloadable = true,
+     .doc = "Basic auth to the REST API (with "
+            "`discovery.patroni.basic_auth.password_file`).",
+     .string_field = [](Config& c) { return &c.discovery.patroni.username; }},
+    {.path = "discovery.patroni.basic_auth.password_file",
+     .type = KeyType::kString,
+     .default_text = "",
+     .reloadable = true,
+     .doc = "The file holding the REST API password (its first line).",
+     .string_field =
+         [](Config& c) { return &c.discovery.patroni.rest_password_file; }},
+    {.path = "discovery.patroni.tls_config.ca_file",
+     .type = KeyType::kString,
+     .default_text = "",
+     .reloadable = true,
+     .doc = "CA certificates (PEM) that sign the REST API's certificate "
+            "(`https://` URLs); the system's when unset. The URL's host is "
+            "verified against the certificate.",
+     .string_field = [](Config& c) { return &c.discovery.patroni.ca_file; }},
+    {.path = "discovery.patroni.tls_config.cert_file",
+     .type = KeyType::kString,
+     .default_text = "",
+     .reloadable = true,
+     .doc = "A client certificate (PEM) for a REST API with "
+            "`verify_client: required` (with `tls_config.key_file`).",
+     .string_field = [](Config& c) { return &c.discovery.patroni.cert_file; }},
+    {.path = "discovery.patroni.tls_config.key_file",
+     .type = KeyType::kString,
+     .default_text = "",
+     .reloadable = true,
+     .doc = "The client certificate's private key (PEM).",
+     .string_field = [](Config& c) { return &c.discovery.patroni.key_file; }},
     {.path = "lag_status.warning",
      .type = KeyType::kDuration,
      .default_text = thresholds::kLagTargetText,
@@ -466,6 +542,8 @@ std::string_view KeyTypeName(KeyType type) {
       return "list of clusters";
     case KeyType::kPgBouncerList:
       return "list of pgbouncers";
+    case KeyType::kStringList:
+      return "list of strings";
   }
   return "?";
 }

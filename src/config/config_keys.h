@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.h"
 
@@ -29,6 +30,7 @@ enum class KeyType {
   kServerList,     // a list of such mappings
   kClusterList,    // a list of clusters (the multi-cluster form)
   kPgBouncerList,  // a list of pgbouncer mappings (kPgBouncerKeys)
+  kStringList,     // a list of non-empty strings
 };
 
 // The user-facing name of a type, e.g. "duration".
@@ -53,6 +55,7 @@ struct KeyDef {
   std::uint64_t* (*bytes_field)(Config&) = nullptr;
   Fallback* (*fallback_field)(Config&) = nullptr;
   bool* (*bool_field)(Config&) = nullptr;
+  std::vector<std::string>* (*string_list_field)(Config&) = nullptr;
 };
 
 // One key of a server mapping (primary, or an entry of replicas).
@@ -134,6 +137,22 @@ std::optional<std::uint64_t> ParseBytes(const std::string& text,
 // ("dsn" or "password_file").
 bool FinishServer(ServerConfig* server, std::string* problem,
                   std::string* key = nullptr);
+
+// The first line of a password file, without its line break; nullopt and
+// *problem (naming the file, never its content) when it cannot be read or
+// holds nothing. Reads at most 4 KiB.
+std::optional<std::string> ReadPasswordFile(const std::string& path,
+                                            std::string* problem);
+
+// The checks of a cluster's discovery settings (discovery.patroni.*):
+// every URL http(s)://HOST[:PORT][/PATH] without credentials, a
+// dsn_template with {host} and {port} that libpq accepts (its secrets
+// registered), the password files readable (their passwords read into
+// `config` and registered), basic auth and client certificate in pairs,
+// the TLS files readable, and no other discovery key without `urls`.
+// Returns true, or false with *key the offending dotted key
+// ("discovery.patroni.urls[1]") and *problem set (no secrets).
+bool CheckDiscovery(Config* config, std::string* key, std::string* problem);
 
 // Cross-server checks of a loaded config: unique server names and unique
 // replica application_names. Returns true, or false with *key set to the

@@ -527,7 +527,7 @@ TEST_CASE("multi-cluster: mistakes name the entry, line and key",
        "t.yml:5: clusters[1].name: missing"},
       {"clusters:\n" + a + "  - name: b\n",
        "t.yml:5: clusters[1].primary: missing (the primary server is "
-       "required)"},
+       "required without discovery.patroni.urls)"},
       {"clusters:\n" + a +
            "  - name: b\n    primary:\n      dsn: host=b1\n    replicas:\n"
            "      - name: r\n        dsn: host=b2\n      - name: r\n"
@@ -657,6 +657,105 @@ TEST_CASE("pgbouncers: loaded, secrets registered, fronted server checked",
   REQUIRE(agent.has_value());
   CHECK(agent->clusters[0].pgbouncers.size() == 1);
   CHECK(agent->clusters[1].pgbouncers.empty());
+}
+
+TEST_CASE("discovery.patroni: loaded, primary optional, secrets registered",
+          "[config][discovery]") {
+  PasswordFile db("upsilon-db-secret\n");
+  PasswordFile rest("phi-rest-secret\n");
+  std::string error;
+  auto config = LoadConfigText(
+      "cluster: ha\n"
+      "discovery:\n"
+      "  patroni:\n"
+      "    urls: [\"http://10.0.0.1:8008\", \"https://[::1]:8008/\"]\n"
+      "    interval: 5s\n"
+      "    dsn_template: \"host={host} port={port} user=mon "
+      "password=chi-tmpl-secret application_name={name}\"\n"
+      "    basic_auth:\n"
+      "      username: mon\n"
+      "      password_file: " +
+          rest.path + "\n",
+      "t.yml", &error);
+  INFO(error);
+  REQUIRE(config);
+  const PatroniDiscoveryConfig& d = config->discovery.patroni;
+  CHECK(d.enabled());
+  CHECK(d.urls == std::vector<std::string>{"http://10.0.0.1:8008",
+                                           "https://[::1]:8008/"});
+  CHECK(d.interval == seconds(5));
+  CHECK(d.username == "mon");
+  CHECK(d.rest_password == "phi-rest-secret");
+  CHECK(config->primary.name.empty());  // the manager names the servers
+  CHECK(config->replicas.empty());
+  CHECK(ScrubSecrets("chi-tmpl-secret phi-rest-secret") == "xxxxx xxxxx");
+
+  // Off by default; a configured primary stays.
+  auto plain = Load(kMin, &error);
+  REQUIRE(plain);
+  CHECK_FALSE(plain->discovery.patroni.enabled());
+  CHECK(plain->discovery.patroni.interval == seconds(10));
+  (void)db;
+}
+
+TEST_CASE("discovery.patroni: mistakes name the line and key, never a secret",
+          "[config][discovery]") {
+  const std::string d = "discovery:\n  patroni:\n";
+  const std::string urls = "    urls: [\"http://p1:8008\"]\n";
+  const std::string tmpl = "    dsn_template: \"host={host} port={port}\"\n";
+  struct Case {
+    std::string text;
+    std::string error;
+  };
+  const std::vector<Case> cases = {
+      {d + "    urls: http://p1:8008\n" + tmpl,
+       "t.yml:3: discovery.patroni.urls: expected a list of strings, got a "
+       "scalar"},
+      {d + "    urls: [\"ftp://p1\"]\n" + tmpl,
+       "t.yml:3: discovery.patroni.urls[0]: expected http://HOST:PORT or "
+       "https://HOST:PORT, got \"ftp://p1\""},
+      {d + "    urls:\n      - http://p1:8008\n      - http://:8008\n" + tmpl,
+       "t.yml:5: discovery.patroni.urls[1]: no host in \"http://:8008\""},
+      {d + "    urls: [\"http://p1:99999\"]\n" + tmpl,
+       "t.yml:3: discovery.patroni.urls[0]: a port 1-65535 expected in "
+       "\"http://p1:99999\""},
+      {d + "    urls: [\"http://mon:psi-url-secret@p1:8008\"]\n" + tmpl,
+       "t.yml:3: discovery.patroni.urls[0]: credentials in the URL; use "
+       "discovery.patroni.basic_auth instead"},
+      {d + urls,
+       "t.yml:1: discovery.patroni.dsn_template: required with "
+       "discovery.patroni.urls"},
+      {d + urls + "    dsn_template: \"host={host}\"\n",
+       "t.yml:4: discovery.patroni.dsn_template: lacks {port}"},
+      {d + urls + "    dsn_template: \"host={host} port={port} nope=1\"\n",
+       "t.yml:4: discovery.patroni.dsn_template: not a connection string"},
+      {d + urls + tmpl + "    intervall: 5s\n",
+       "t.yml:5: discovery.patroni.intervall: unknown key"},
+      {d + urls + tmpl + "    basic_auth: {username: mon}\n",
+       "t.yml:5: discovery.patroni.basic_auth.username: needs "
+       "basic_auth.password_file too"},
+      {d + urls + tmpl + "    tls_config: {cert_file: /etc/hostname}\n",
+       "t.yml:5: discovery.patroni.tls_config.cert_file: needs "
+       "tls_config.key_file too"},
+      {d + urls + tmpl + "    tls_config: {ca_file: /nonexistent/ca.pem}\n",
+       "t.yml:5: discovery.patroni.tls_config.ca_file: cannot read "
+       "/nonexistent/ca.pem"},
+      {d + urls + tmpl + "    password_file: /nonexistent/pw\n",
+       "t.yml:5: discovery.patroni.password_file: cannot read /nonexistent/pw"},
+      {d + tmpl,
+       "t.yml:3: discovery.patroni.dsn_template: set without "
+       "discovery.patroni.urls"},
+      {"cluster: x\n",
+       "t.yml:1: primary: missing (the primary server is "
+       "required without discovery.patroni.urls)"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.text);
+    std::string error;
+    CHECK_FALSE(LoadConfigText(c.text, "t.yml", &error));
+    CHECK_THAT(error, Catch::StartsWith(c.error));
+    CHECK(error.find("psi-url-secret") == std::string::npos);
+  }
 }
 
 }  // namespace

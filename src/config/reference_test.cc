@@ -54,6 +54,8 @@ std::string ActualDefault(const KeyDef& key) {
       return "(none)";
     case KeyType::kPgBouncerList:
       return config.pgbouncers.empty() ? "[]" : "?";
+    case KeyType::kStringList:
+      return key.string_list_field(config)->empty() ? "[]" : "?";
   }
   return "?";
 }

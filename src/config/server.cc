@@ -49,6 +49,8 @@ std::string Trim(std::string s) {
 // must not hang or swell the agent.
 constexpr std::size_t kMaxPasswordBytes = 4096;
 
+}  // namespace
+
 std::optional<std::string> ReadPasswordFile(const std::string& path,
                                             std::string* problem) {
   std::ifstream in(path, std::ios::binary);
@@ -73,8 +75,6 @@ std::optional<std::string> ReadPasswordFile(const std::string& path,
   }
   return line;
 }
-
-}  // namespace
 
 bool FinishServer(ServerConfig* server, std::string* problem,
                   std::string* key) {
