@@ -62,6 +62,7 @@ ClusterState::ClusterState(const Config& config, const Clock* clock,
   building_.heartbeat.enabled = config.heartbeat.enabled;
   building_.heartbeat.interval = config.heartbeat.interval;
   building_.heartbeat.table = config.heartbeat.table;
+  building_.manager.enabled = config.discovery.patroni.enabled();
   for (const ServerConfig& s : AllServers(config)) {
     building_.servers.push_back(MakeView(s));
   }
@@ -101,6 +102,110 @@ ClusterState::ClusterState(const Config& config, const Clock* clock,
     pending_restore_ = std::move(restore);
   }
   PublishRoutingLocked();
+  PublishLocked();
+}
+
+std::vector<int> ClusterState::OldOfNew(const Config& config,
+                                        const Snapshot& previous) {
+  std::vector<int> out;
+  for (const ServerConfig& s : AllServers(config)) {
+    int k = -1;
+    for (std::size_t i = 0; i < previous.servers.size(); ++i) {
+      if (previous.servers[i].name == s.name) k = static_cast<int>(i);
+    }
+    out.push_back(k);
+  }
+  return out;
+}
+
+ClusterState::ClusterState(const Config& config, const Clock* clock,
+                           const ClusterState& previous)
+    : ClusterState(config, clock, previous,
+                   std::unique_lock<std::mutex>(previous.mu_)) {}
+
+ClusterState::ClusterState(const Config& config, const Clock* clock,
+                           const ClusterState& previous,
+                           std::unique_lock<std::mutex> lock)
+    : config_(config),
+      clock_(clock),
+      server_count_(1 + static_cast<int>(config.replicas.size())),
+      history_(previous.history_),
+      topology_(TopologyTracker::Remapped(
+          previous.topology_, OldOfNew(config, previous.building_))),
+      model_(RoutingModel::Remapped(previous.model_,
+                                    ServerSpecs(AllServers(config)),
+                                    OldOfNew(config, previous.building_), -1)),
+      last_replay_(server_count_),
+      trails_(server_count_, LagTrail(LagTrailLimits{})),
+      recent_reads_(previous.recent_reads_.Remapped(
+          OldOfNew(config, previous.building_))),
+      system_identifier_(previous.system_identifier_),
+      primary_last_seen_(previous.primary_last_seen_),
+      pending_restore_(previous.pending_restore_),
+      failover_logged_(previous.failover_logged_),
+      last_topology_log_(previous.last_topology_log_),
+      generation_(previous.generation_ + 1) {
+  const std::vector<int> old_of_new = OldOfNew(config, previous.building_);
+  const Snapshot& old = previous.building_;
+  building_ = old;  // cluster-wide views: heartbeat, manager, routing_active
+  building_.servers.clear();
+  std::vector<int> new_of_old(old.servers.size(), -1);
+  const std::vector<ServerConfig> servers = AllServers(config);
+  for (int j = 0; j < server_count_; ++j) {
+    const int k = old_of_new[j];
+    if (k < 0) {
+      building_.servers.push_back(MakeView(servers[j]));
+      continue;
+    }
+    new_of_old[k] = j;
+    ServerView v = old.servers[k];
+    const ServerView fresh = MakeView(servers[j]);  // what config decides
+    v.role = fresh.role;
+    v.endpoint = fresh.endpoint;
+    v.application_name = fresh.application_name;
+    building_.servers.push_back(std::move(v));
+    last_replay_[j] = previous.last_replay_[k];
+    trails_[j] = previous.trails_[k];
+  }
+  auto map = [&](int k) {
+    return k >= 0 && k < static_cast<int>(new_of_old.size()) ? new_of_old[k]
+                                                             : -1;
+  };
+  building_.heartbeat.last_target = map(old.heartbeat.last_target);
+  for (PgBouncerView& p : building_.pgbouncers) {
+    p.server_index = -1;
+    for (int j = 0; j < server_count_; ++j) {
+      if (!p.server.empty() && building_.servers[j].name == p.server) {
+        p.server_index = j;
+      }
+    }
+  }
+  building_.routing_config = config.routing;
+  building_.lag_status = config.lag_status;
+  model_.Reconfigure(config.routing);
+  lock.unlock();
+  UpdateTopologyLocked(clock_->Now());
+  PublishRoutingLocked();
+  PublishLocked();
+}
+
+void ClusterState::RecordManager(bool ok, const std::string& error,
+                                 const std::string& url,
+                                 std::vector<PatroniMember> members,
+                                 WallTime at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ManagerView& m = building_.manager;
+  m.enabled = true;
+  m.ok = ok;
+  m.url = url;
+  if (ok) {
+    m.last_error.clear();
+    m.last_success = at;
+    m.leader = PatroniLeader(members);
+    m.members = std::move(members);
+  } else {
+    m.last_error = error;
+  }
   PublishLocked();
 }
 

@@ -82,6 +82,19 @@ class ClusterState {
   ClusterState(const Config& config, const Clock* clock,
                RestoreInput restore = {});
 
+  // The cluster with another list of servers (the HA manager's members
+  // changed): `config`'s servers, each carrying over, by name, everything
+  // `previous` knew of it (its view and counters, lag trail, last replay
+  // position, recent reads, routing state and hysteresis), with the lag
+  // history, the topology (adopted primary by name, counters, timeline),
+  // the heartbeat, pgbouncer and manager views, and whether routing has
+  // checked. A server new to it starts unpolled and unchecked (the routing
+  // model's first check decides it at once); one no longer listed is gone,
+  // with its series. Nothing is reset that would re-admit a lagging
+  // replica. Thread-safe (locks `previous`).
+  ClusterState(const Config& config, const Clock* clock,
+               const ClusterState& previous);
+
   // Index of servers: 0 the configured primary, 1..n the replicas.
   int server_count() const { return server_count_; }
   // The cluster's configured name (config.cluster).
@@ -112,6 +125,11 @@ class ClusterState {
                             std::optional<std::int64_t> seq,
                             WallTime written_at);
 
+  // What the HA manager said last (discovery.patroni): on success its
+  // members, else the error (the members of the last success stay).
+  void RecordManager(bool ok, const std::string& error, const std::string& url,
+                     std::vector<PatroniMember> members, WallTime at);
+
   // Routes `reads` reads through the model and says which probes to run.
   SyntheticPlan PlanSynthetic(int reads);
   // The outcome of one server's probes of a round: all_ok, and the
@@ -137,6 +155,12 @@ class ClusterState {
   static Duration ReadsWindow(const RoutingConfig& routing);
 
  private:
+  // The carrying constructor, with `previous` locked.
+  ClusterState(const Config& config, const Clock* clock,
+               const ClusterState& previous, std::unique_lock<std::mutex> lock);
+  // Index in `previous` of each of config's servers, by name (-1: new).
+  static std::vector<int> OldOfNew(const Config& config,
+                                   const Snapshot& previous);
   void RecordPollLocked(int server, const PollOutcome& outcome);
   void UpdateTopologyLocked(MonoTime at);
   void ComputeLagLocked(int server, MonoTime at);

@@ -691,5 +691,118 @@ TEST_CASE("heartbeat writes are counted and their errors kept",
   CHECK(h.last_target == 0);
 }
 
+// --- the members change (discovery) ------------------------------------------
+
+TEST_CASE(
+    "members change: each server keeps its state by name, new ones "
+    "start unchecked, gone ones go",
+    "[cluster][discovery]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  c.RecordPoll(0, p.Primary(100));
+  for (int i = 1; i <= 3; ++i) c.RecordPoll(i, p.Replica(100));
+  c.HealthCheck();
+  p.clock.Advance(seconds(1));
+  c.RecordPoll(0, p.Primary(200));
+  c.RecordPoll(2, p.Replica(200));
+  // replica3 stops replaying: 10 s behind, out of rotation (fall 1).
+  p.clock.Advance(seconds(10));
+  c.RecordPoll(0, p.Primary(300));
+  c.RecordPoll(3, p.Replica(100));
+  c.HealthCheck();
+  REQUIRE_FALSE(View(c, 3).routing.in_rotation);
+  REQUIRE(View(c, 2).routing.in_rotation);
+  const auto before = c.Get();
+
+  // replica1 left the manager's list, replica4 joined; the order changed.
+  Config next = ThreeReplicas();
+  next.replicas.erase(next.replicas.begin());
+  ServerConfig r4 = next.replicas.back();
+  r4.name = r4.application_name = "replica4";
+  r4.host = "db4";
+  next.replicas.push_back(r4);
+  std::swap(next.replicas[0], next.replicas[1]);  // replica3, replica2, r4
+  ClusterState d(next, &p.clock, c);
+  const auto after = d.Get();
+  REQUIRE(after->servers.size() == 4);
+  CHECK(after->servers[0].name == "primary");
+  CHECK(after->servers[1].name == "replica3");
+  CHECK(after->servers[2].name == "replica2");
+  CHECK(after->servers[3].name == "replica4");
+  // Kept: rotation, the reason, counters, lag, the polls and the topology.
+  CHECK_FALSE(after->servers[1].routing.in_rotation);
+  CHECK(after->servers[1].routing.reason == before->servers[3].routing.reason);
+  CHECK(after->servers[1].lag_seconds == before->servers[3].lag_seconds);
+  CHECK(after->servers[2].routing.in_rotation);
+  CHECK(after->servers[2].polls_total == before->servers[2].polls_total);
+  CHECK(after->servers[2].routing.rotation_changes ==
+        before->servers[2].routing.rotation_changes);
+  CHECK(after->servers[0].is_primary);
+  CHECK(after->topology.primary == 0);
+  CHECK(after->topology.primary_observed);
+  CHECK(after->topology.state == TopologyState::kSinglePrimary);
+  CHECK(after->routing_active);
+  // New: unpolled, out of rotation until its first check decides.
+  CHECK_FALSE(after->servers[3].polled);
+  CHECK_FALSE(after->servers[3].routing.in_rotation);
+  CHECK(after->servers[3].routing.reason == "not checked yet");
+
+  // The lagging replica is not re-admitted: it must recover first (rise 1:
+  // one healthy check), while the new one's first check admits it at once.
+  d.RecordPoll(3, p.Replica(300));
+  d.HealthCheck();
+  CHECK_FALSE(View(d, 1).routing.in_rotation);
+  CHECK(View(d, 3).routing.in_rotation);
+  CHECK(View(d, 3).routing.reason == "ok");
+  // And its lag is measured against the history carried over.
+  d.RecordPoll(1, p.Replica(300));
+  CHECK(View(d, 1).lag_seconds == 0.0);
+  d.HealthCheck();
+  CHECK(View(d, 1).routing.in_rotation);
+}
+
+TEST_CASE("members change: the adopted primary is kept by name",
+          "[cluster][discovery]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  // replica2 was promoted: adopted, a primary change counted.
+  c.RecordPoll(0, p.Primary(100));
+  c.RecordPoll(0, p.Replica(100));
+  c.RecordPoll(2, p.Primary(150, {"replica1", "replica3"}, 2));
+  REQUIRE(View(c, 2).is_primary);
+  REQUIRE(c.Get()->topology.primary_changes == 1);
+  Config next = ThreeReplicas();
+  next.replicas.erase(next.replicas.begin());  // replica1 gone
+  ClusterState d(next, &p.clock, c);
+  const auto s = d.Get();
+  CHECK(s->servers[1].name == "replica2");
+  CHECK(s->servers[1].is_primary);
+  CHECK(s->topology.primary == 1);
+  CHECK(s->topology.primary_changes == 1);
+  CHECK(s->topology.timeline == 2);
+  CHECK_FALSE(s->servers[0].is_primary);
+}
+
+TEST_CASE("the manager's view: members and leader of the last success",
+          "[cluster][discovery]") {
+  Polls p;
+  Config config = ThreeReplicas();
+  config.discovery.patroni.urls = {"http://p:8008"};
+  ClusterState c(config, &p.clock);
+  CHECK(c.Get()->manager.enabled);
+  CHECK_FALSE(c.Get()->manager.ok);
+  PatroniMember leader;
+  leader.name = "primary";
+  leader.role = "leader";
+  c.RecordManager(true, "", "http://p:8008", {leader}, p.clock.WallNow());
+  CHECK(c.Get()->manager.ok);
+  CHECK(c.Get()->manager.leader == "primary");
+  c.RecordManager(false, "connection refused", "", {}, p.clock.WallNow());
+  CHECK_FALSE(c.Get()->manager.ok);
+  CHECK(c.Get()->manager.last_error == "connection refused");
+  CHECK(c.Get()->manager.leader == "primary");  // the last answer stays
+  CHECK(c.Get()->manager.members.size() == 1);
+}
+
 }  // namespace
 }  // namespace pgre

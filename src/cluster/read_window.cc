@@ -37,4 +37,17 @@ std::vector<std::uint64_t> ReadWindow::Counts(MonoTime now) const {
   return counts;
 }
 
+ReadWindow ReadWindow::Remapped(const std::vector<int>& old_of_new) const {
+  ReadWindow out(static_cast<int>(old_of_new.size()), limits_);
+  for (const Bucket& b : buckets_) {
+    Bucket nb{b.index, std::vector<std::uint64_t>(old_of_new.size(), 0)};
+    for (std::size_t j = 0; j < old_of_new.size(); ++j) {
+      const int k = old_of_new[j];
+      if (k >= 0 && k < servers_) nb.reads[j] = b.reads[k];
+    }
+    out.buckets_.push_back(std::move(nb));
+  }
+  return out;
+}
+
 }  // namespace pgre

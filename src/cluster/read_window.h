@@ -42,6 +42,10 @@ class ReadWindow {
 
   Duration span() const { return limits_.span; }
 
+  // The same window over another list of servers: server j of the new list
+  // is server old_of_new[j] of this one (-1: a new server, no reads).
+  ReadWindow Remapped(const std::vector<int>& old_of_new) const;
+
  private:
   long long BucketOf(MonoTime t) const;
 

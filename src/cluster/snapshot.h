@@ -16,6 +16,7 @@
 #include "collectors/sample.h"
 #include "common/clock.h"
 #include "config/config.h"
+#include "discovery/patroni.h"
 #include "routing/health_verdict.h"
 #include "topology/topology.h"
 
@@ -166,6 +167,18 @@ struct HeartbeatView {
   std::optional<WallTime> last_written_at;  // of the last successful write
 };
 
+// What the HA manager says (discovery.patroni only), beside what the
+// servers say: the members and leader of its last successful answer.
+struct ManagerView {
+  bool enabled = false;
+  bool ok = false;         // the last discovery succeeded
+  std::string last_error;  // of the last failed one; no secrets
+  std::string url;         // the URL that answered last
+  std::optional<WallTime> last_success;
+  std::vector<PatroniMember> members;  // by name
+  std::string leader;                  // "" for none
+};
+
 struct Snapshot {
   std::string cluster;
   bool replicas_enabled = true;
@@ -181,6 +194,7 @@ struct Snapshot {
   std::vector<PgBouncerView> pgbouncers;
   TopologyView topology;
   HeartbeatView heartbeat;
+  ManagerView manager;
   bool routing_active = false;  // the routing loop has checked once
   // Reads go to the primary because no server is in rotation.
   bool failover_active = false;

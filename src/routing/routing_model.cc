@@ -31,6 +31,33 @@ RoutingModel::RoutingModel(const RoutingConfig& config,
   }
 }
 
+RoutingModel RoutingModel::Remapped(const RoutingModel& old,
+                                    std::vector<ServerSpec> servers,
+                                    const std::vector<int>& old_of_new,
+                                    int write_target) {
+  RoutingModel out(old.config_, servers, -1);
+  for (std::size_t j = 0; j < out.servers_.size(); ++j) {
+    const int k = j < old_of_new.size() ? old_of_new[j] : -1;
+    if (k < 0 || k >= old.server_count()) continue;
+    ServerState state = old.servers_[k].state;
+    state.name = out.servers_[j].state.name;
+    state.weight = out.servers_[j].state.weight;
+    out.servers_[j].state = std::move(state);
+    if (k == old.write_target_) write_target = static_cast<int>(j);
+  }
+  if (write_target >= 0 && write_target < out.server_count()) {
+    out.write_target_ = write_target;
+    ServerState& st = out.servers_[write_target].state;
+    st.reason = "primary";
+    st.in_rotation = false;
+  }
+  out.primary_reads_ = old.primary_reads_;
+  out.primary_writes_ = old.primary_writes_;
+  out.unrouted_reads_ = old.unrouted_reads_;
+  out.RestartRoundRobin();
+  return out;
+}
+
 void RoutingModel::Reconfigure(const RoutingConfig& config) {
   config_ = config;
 }

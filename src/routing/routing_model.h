@@ -111,6 +111,18 @@ class RoutingModel {
   RoutingModel(const RoutingConfig& config, std::vector<ServerSpec> servers,
                int write_target = -1);
 
+  // The same model over another list of servers (the members changed):
+  // server j of `servers` is server old_of_new[j] of `old` (-1: new, out of
+  // rotation and unchecked, so that its first check decides at once).
+  // Kept, mapped: each server's state (rotation, hysteresis counters,
+  // reason, reads) and the write target (when it is in the new list, else
+  // `write_target`), the model's counters; the round-robin restarts.
+  // REQUIRES: servers.size() == old_of_new.size().
+  static RoutingModel Remapped(const RoutingModel& old,
+                               std::vector<ServerSpec> servers,
+                               const std::vector<int>& old_of_new,
+                               int write_target);
+
   // Applies new routing settings. Thresholds and limits take effect from the
   // next Check; the fallback at once. Rotation and counters are kept.
   void Reconfigure(const RoutingConfig& config);

@@ -30,6 +30,38 @@ void TopologyTracker::Restore(int adopted,
   timeline_ = timeline;
 }
 
+TopologyTracker TopologyTracker::Remapped(const TopologyTracker& old,
+                                          const std::vector<int>& old_of_new) {
+  const int n = static_cast<int>(old_of_new.size());
+  std::vector<int> new_of_old(old.upstream_.size(), -1);
+  for (int j = 0; j < n; ++j) {
+    const int k = old_of_new[j];
+    if (k >= 0 && k < static_cast<int>(new_of_old.size())) new_of_old[k] = j;
+  }
+  auto map = [&](int k) {
+    return k >= 0 && k < static_cast<int>(new_of_old.size()) ? new_of_old[k]
+                                                             : -1;
+  };
+  const int primary = map(old.primary_);
+  TopologyTracker out(n, primary >= 0 ? primary : 0);
+  out.observed_ = primary >= 0 && old.observed_;
+  out.state_ = old.state_;
+  out.timeline_ = old.timeline_;
+  out.primary_changes_ = old.primary_changes_;
+  out.timeline_changes_ = old.timeline_changes_;
+  for (int c : old.claimants_) {
+    if (map(c) >= 0) out.claimants_.push_back(map(c));
+  }
+  std::sort(out.claimants_.begin(), out.claimants_.end());
+  for (int j = 0; j < n; ++j) {
+    const int k = old_of_new[j];
+    if (k >= 0 && k < static_cast<int>(old.upstream_.size())) {
+      out.upstream_[j] = map(old.upstream_[k]);
+    }
+  }
+  return out;
+}
+
 bool TopologyTracker::Claims(int server) const {
   return std::find(claimants_.begin(), claimants_.end(), server) !=
          claimants_.end();

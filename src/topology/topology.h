@@ -75,6 +75,15 @@ class TopologyTracker {
   // that a promotion while the agent was away is counted. -1: nothing.
   void Restore(int adopted, std::optional<std::int64_t> timeline);
 
+  // The same tracker over another list of servers (the members changed):
+  // server j of the new list is server old_of_new[j] of `old` (-1: new).
+  // Everything is kept (adopted primary, whether observed, state, timeline,
+  // counters, claimants, upstreams), mapped; when the adopted primary is
+  // not in the new list, server 0 is expected instead, not yet observed.
+  // REQUIRES: !old_of_new.empty().
+  static TopologyTracker Remapped(const TopologyTracker& old,
+                                  const std::vector<int>& old_of_new);
+
   // Re-evaluates the topology. Returns the events of this update, in order.
   // REQUIRES: servers.size() == the server count.
   std::vector<TopologyEvent> Update(
