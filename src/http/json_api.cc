@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cluster/health.h"
+#include "cluster/manager.h"
 #include "http/levels.h"
 
 namespace pgre {
@@ -154,6 +155,34 @@ Json HeartbeatBody(const Snapshot& snap) {
   return j;
 }
 
+// The HA manager's view (discovery.patroni), null without discovery.
+Json ManagerBody(const Snapshot& snap) {
+  const ManagerView& m = snap.manager;
+  if (!m.enabled) return nullptr;
+  Json j;
+  j["kind"] = "patroni";
+  j["ok"] = m.ok;
+  j["leader"] = StringOrNull(m.leader);
+  j["observedPrimary"] = StringOrNull(ObservedPrimaryName(snap));
+  j["leaderMismatch"] = ManagerLeaderMismatch(snap);
+  Json members = Json::array();
+  for (const PatroniMember& member : m.members) {
+    Json e;
+    e["name"] = member.name;
+    e["role"] = member.role;
+    e["state"] = member.state;
+    e["endpoint"] = member.host + ":" + std::to_string(member.port);
+    e["timeline"] = OrNull(member.timeline);
+    members.push_back(std::move(e));
+  }
+  j["members"] = std::move(members);
+  j["url"] = StringOrNull(m.url);
+  j["lastSuccess"] =
+      m.last_success ? Json(Iso8601(*m.last_success)) : Json(nullptr);
+  j["lastError"] = StringOrNull(m.last_error);
+  return j;
+}
+
 Json StatusBody(const Snapshot& snap) {
   Json j;
   j["cluster"] = snap.cluster;
@@ -173,6 +202,7 @@ Json StatusBody(const Snapshot& snap) {
   }
   j["routedReads"] = std::move(routed);
   j["heartbeat"] = HeartbeatBody(snap);
+  j["manager"] = ManagerBody(snap);
   j["lagHistory"] = snap.state_file_status;
   j["generatedAt"] = Iso8601(snap.taken_at);
   return j;

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <utility>
 
+#include "cluster/manager.h"
+
 namespace pgre {
 namespace {
 
@@ -313,6 +315,24 @@ void AddCluster(Families& f, const Snapshot& snap) {
           "Whether no primary is reachable and reads go to replicas whose "
           "data stops at the primary's last position.",
           {}, B(t.stale_reads));
+  const ManagerView& m = snap.manager;
+  if (m.enabled) {
+    // What Patroni says, beside what the servers say.
+    for (const PatroniMember& member : m.members) {
+      f.Gauge("pg_replica_patroni_member_info",
+              "Patroni's role and state of each member, from its last "
+              "successful answer (discovery.patroni); always 1.",
+              {{"server", member.name},
+               {"role", member.role},
+               {"state", member.state}},
+              1);
+    }
+    f.Gauge("pg_replica_patroni_leader_mismatch",
+            "1 while Patroni's leader and the primary the servers show "
+            "differ (a manager that lost its store, a paused cluster, a "
+            "hand-promoted replica).",
+            {}, B(ManagerLeaderMismatch(snap)));
+  }
   const HeartbeatView& h = snap.heartbeat;
   if (!h.enabled) return;
   f.Counter("pg_replica_heartbeat_writes_total",
