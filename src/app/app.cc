@@ -25,6 +25,7 @@
 #include <tuple>
 
 #include "app/logging.h"
+#include "app/pipeline.h"
 #include "app/service_notifier.h"
 #include "cluster/cluster_state.h"
 #include "common/redact.h"
@@ -53,9 +54,6 @@ std::map<std::string, std::string> Environment() {
   }
   return env;
 }
-
-// How often a changed lag state is written to the state file.
-constexpr auto kStateSaveInterval = std::chrono::seconds(10);
 
 struct Flags {
   std::string listen_address = kDefaultListenAddress;
@@ -101,9 +99,20 @@ std::optional<AgentConfig> LoadConfig(const Flags& flags) {
 }
 
 std::string DescribeServers(const Config& c) {
-  std::string out = c.primary.name + " (" + c.primary.redacted_dsn + ")";
+  std::string out;
+  if (!c.primary.name.empty()) {
+    out = c.primary.name + " (" + c.primary.redacted_dsn + ")";
+  }
   for (const auto& r : c.replicas) {
-    out += ", " + r.name + " (" + r.redacted_dsn + ")";
+    out += (out.empty() ? "" : ", ") + r.name + " (" + r.redacted_dsn + ")";
+  }
+  if (c.discovery.patroni.enabled()) {
+    std::string urls;
+    for (const std::string& u : c.discovery.patroni.urls) {
+      urls += (urls.empty() ? "" : " ") + u;
+    }
+    out += std::string(out.empty() ? "" : ", ") +
+           "members discovered from Patroni (" + urls + ")";
   }
   return out;
 }
@@ -133,122 +142,6 @@ std::string DescribeClusters(const AgentConfig& c) {
   }
   return out;
 }
-
-// The monitoring pipeline of one configuration: a ClusterState per
-// cluster, the engine that polls and probes them all (a fixed number of
-// threads, engine/engine.h), and the state keeper that writes each
-// cluster's lag state every kStateSaveInterval when it changed. Replaced
-// whole on a reload, handing its lag state to the next one, cluster by
-// cluster name.
-class Pipeline {
- public:
-  using Handovers = std::map<std::string, RestoreInput>;
-
-  // Clusters not in `handover` read their state file (if any).
-  Pipeline(const AgentConfig& config, Handovers handover,
-           std::string state_directory, ClusterDriver::ChangeHook on_change)
-      : state_directory_(std::move(state_directory)), boot_id_(BootId()) {
-    auto list = std::make_shared<ClusterList>();
-    for (const Config& c : config.clusters) {
-      RestoreInput restore;
-      if (auto it = handover.find(c.cluster); it != handover.end()) {
-        restore = std::move(it->second);
-      } else if (!state_directory_.empty()) {
-        restore = ReadStateFile(state_directory_, c.cluster, boot_id_);
-      }
-      clusters_.push_back(
-          std::make_shared<ClusterState>(c, Clock::Real(), std::move(restore)));
-      list->push_back(clusters_.back());
-    }
-    list_ = std::move(list);
-    saved_.assign(clusters_.size(), 0);
-    failing_.assign(clusters_.size(), false);
-    engine_ =
-        std::make_unique<Engine>(config.clusters, clusters_, DefaultLoopCount(),
-                                 Clock::Real(), std::move(on_change));
-  }
-  ~Pipeline() { Stop(); }
-
-  void Start() {
-    engine_->Start();
-    if (!state_directory_.empty()) {
-      keeper_ = std::jthread([this](std::stop_token stop) { Keep(stop); });
-    }
-  }
-  // Stops everything, then writes the state a last time.
-  void Stop() {
-    engine_->Stop();
-    if (keeper_.joinable()) {
-      keeper_.request_stop();
-      keeper_.join();
-      SaveIfChanged();
-    }
-  }
-  std::shared_ptr<const ClusterList> clusters() const { return list_; }
-  // Whether every poll loop answered since the previous call (see
-  // Engine::Heartbeat): what feeds the service manager's watchdog.
-  bool Heartbeat() { return engine_->Heartbeat(); }
-  // Every cluster's latest snapshot, in configured order.
-  std::vector<std::shared_ptr<const Snapshot>> Snapshots() const {
-    std::vector<std::shared_ptr<const Snapshot>> out;
-    for (const auto& c : clusters_) out.push_back(c->Get());
-    return out;
-  }
-  // The lag state to hand to the next pipeline, by cluster name.
-  Handovers Handover() const {
-    Handovers out;
-    for (const auto& c : clusters_) {
-      RestoreInput r;
-      r.boot_id = boot_id_;
-      r.state = c->Save(boot_id_);
-      r.status = r.state ? "" : "missing";
-      out[c->name()] = std::move(r);
-    }
-    return out;
-  }
-
- private:
-  void Keep(std::stop_token stop) {
-    std::mutex mu;
-    std::condition_variable_any cv;
-    while (!stop.stop_requested()) {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait_for(lock, stop, kStateSaveInterval, [] { return false; });
-      lock.unlock();
-      SaveIfChanged();
-    }
-  }
-  void SaveIfChanged() {
-    for (std::size_t i = 0; i < clusters_.size(); ++i) {
-      const ClusterState& c = *clusters_[i];
-      const std::uint64_t generation = c.save_generation();
-      if (generation == saved_[i]) continue;
-      std::optional<LagState> state = c.Save(boot_id_);
-      if (!state) continue;
-      Status s = WriteStateFile(state_directory_, *state);
-      if (!s.ok()) {
-        if (!failing_[i]) spdlog::warn("state file: {}", s.message());
-        failing_[i] = true;
-        continue;
-      }
-      if (failing_[i]) {
-        spdlog::info("state file of cluster {}: written again", c.name());
-      }
-      failing_[i] = false;
-      saved_[i] = generation;
-    }
-  }
-
-  const std::string state_directory_;
-  const std::string boot_id_;
-  std::vector<std::shared_ptr<ClusterState>> clusters_;
-  std::shared_ptr<const ClusterList> list_;
-  std::unique_ptr<Engine> engine_;
-  // Used by the keeper thread, then by Stop() after it has ended.
-  std::vector<std::uint64_t> saved_;
-  std::vector<bool> failing_;
-  std::jthread keeper_;
-};
 
 std::vector<std::string> SplitPaths(const std::string& list) {
   std::vector<std::string> out;
@@ -318,14 +211,18 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
   // Type=notify under systemd (a no-op otherwise).
   const ServiceNotifier notifier;
 
-  std::mutex clusters_mu;
-  // What the Api serves; guarded by clusters_mu.
-  std::shared_ptr<const ClusterList> clusters =
-      std::make_shared<const ClusterList>();
+  std::mutex pipeline_mu;
+  // What the Api serves (its clusters: discovery may change them); guarded
+  // by pipeline_mu, replaced on a reload.
+  std::shared_ptr<Pipeline> serving;
+  const auto current = [&] {
+    std::lock_guard<std::mutex> lock(pipeline_mu);
+    return serving;
+  };
   Api api(
       [&]() -> std::shared_ptr<const ClusterList> {
-        std::lock_guard<std::mutex> lock(clusters_mu);
-        return clusters;
+        const std::shared_ptr<Pipeline> p = current();
+        return p ? p->clusters() : std::make_shared<const ClusterList>();
       },
       BuildInfo{PGRE_VERSION, PGRE_REVISION}, flags.telemetry_path);
   // Each cluster's metrics are rendered on its poll loop after it changed,
@@ -334,11 +231,11 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
                                                      Duration poll_interval) {
     if (api.exposition().hot()) api.Prerender(c.Get(), 2 * poll_interval);
   };
-  auto pipeline = std::make_unique<Pipeline>(config, Pipeline::Handovers{},
+  auto pipeline = std::make_shared<Pipeline>(config, Pipeline::Handovers{},
                                              flags.state_directory, prerender);
   {
-    std::lock_guard<std::mutex> lock(clusters_mu);
-    clusters = pipeline->clusters();
+    std::lock_guard<std::mutex> lock(pipeline_mu);
+    serving = pipeline;
   }
   auto& reload_ok =
       prometheus::BuildGauge()
@@ -371,10 +268,15 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
   // The HTTP server's own counters, once it runs (set before it serves, so
   // that no request reads the Api while this thread writes it).
   auto http_stats = std::make_shared<std::atomic<const HttpServer*>>(nullptr);
-  api.SetExtraMetrics([http_stats] {
+  api.SetExtraMetrics([http_stats, &current] {
     const HttpServer* s = http_stats->load();
-    return s != nullptr ? s->StatsFamilies()
-                        : std::vector<prometheus::MetricFamily>{};
+    std::vector<prometheus::MetricFamily> out =
+        s != nullptr ? s->StatsFamilies()
+                     : std::vector<prometheus::MetricFamily>{};
+    if (const std::shared_ptr<Pipeline> p = current()) {
+      for (auto& f : p->DiscoveryFamilies()) out.push_back(std::move(f));
+    }
+    return out;
   });
   std::string error;
   auto server =
@@ -494,12 +396,12 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
     }
     spdlog::info("reloading the configuration: {}", DescribeClusters(*next));
     pipeline->Stop();
-    Pipeline::Handovers handover = pipeline->Handover();
-    pipeline = std::make_unique<Pipeline>(*next, std::move(handover),
+    Pipeline::Handovers handover = pipeline->TakeHandover();
+    pipeline = std::make_shared<Pipeline>(*next, std::move(handover),
                                           flags.state_directory, prerender);
     {
-      std::lock_guard<std::mutex> lock(clusters_mu);
-      clusters = pipeline->clusters();
+      std::lock_guard<std::mutex> lock(pipeline_mu);
+      serving = pipeline;
     }
     pipeline->Start();
     config = std::move(*next);
@@ -516,6 +418,10 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
   }
   server.reset();  // no request runs past this
   http_stats->store(nullptr);
+  {
+    std::lock_guard<std::mutex> lock(pipeline_mu);
+    serving.reset();
+  }
   pipeline.reset();
   spdlog::info("stopped");
   return kExitOk;

@@ -17,6 +17,7 @@
 #include "collectors/collector.h"
 #include "engine/cluster_driver.h"
 #include "engine/event_loop.h"
+#include "engine/patroni_poller.h"
 #include "engine/resolver.h"
 
 namespace pgre {
@@ -26,15 +27,23 @@ int DefaultLoopCount();
 
 class Engine {
  public:
-  // `clusters[i]` is driven with `configs[i]`; `on_change` (optional) is
-  // every cluster's change hook (cluster_driver.h), called on its loop.
+  // What a cluster's HA manager said (discovery.patroni): called on the
+  // cluster's loop after each discovery round, with the cluster's index.
+  using DiscoveryHook = std::function<void(int, DiscoveryOutcome)>;
+
+  // `clusters[i]` is driven with `configs[i]`; a null cluster is not
+  // polled (one waiting for its members: ReplaceCluster starts it).
+  // `on_change` (optional) is every cluster's change hook
+  // (cluster_driver.h), called on its loop. With `on_discovery`, every
+  // cluster with discovery.patroni gets a PatroniPoller on its loop.
   // `sessions` null: libpq sessions (with this engine's resolver).
   // REQUIRES: pointers outlive the engine; configs.size() ==
   // clusters.size().
   Engine(const std::vector<Config>& configs,
          std::vector<std::shared_ptr<ClusterState>> clusters, int loops,
          const Clock* clock, ClusterDriver::ChangeHook on_change = nullptr,
-         AsyncSessionFactory* sessions = nullptr);
+         AsyncSessionFactory* sessions = nullptr,
+         DiscoveryHook on_discovery = nullptr);
   ~Engine();  // Stop()s
 
   // Starts the loops and every cluster (routing timers included unless
@@ -51,8 +60,15 @@ class Engine {
   bool Heartbeat();
 
   int loop_count() const { return static_cast<int>(loops_.size()); }
-  // Runs `fn(driver)` on cluster i's loop thread.
+  // Runs `fn(driver)` on cluster i's loop thread (not for a null cluster).
   void OnCluster(int i, std::function<void(ClusterDriver*)> fn);
+
+  // Drives cluster i with `config` and `cluster` from now on: on its loop
+  // (posted), the old driver (its workers and connections) goes, a new one
+  // starts polling at once (routing timers as Start said). Thread-safe.
+  // REQUIRES: Start()ed; `cluster` non-null.
+  void ReplaceCluster(int i, const Config& config,
+                      std::shared_ptr<ClusterState> cluster);
 
  private:
   // Written by the loops (beats_[i]: the last beat loop i ran), read by
@@ -63,8 +79,13 @@ class Engine {
   std::unique_ptr<Resolver> resolver_;
   std::unique_ptr<AsyncSessionFactory> own_sessions_;
   std::vector<std::unique_ptr<Collector>> collectors_;
+  // drivers_[i]: touched on cluster i's loop only once started.
   std::vector<std::unique_ptr<ClusterDriver>> drivers_;
+  std::vector<std::unique_ptr<PatroniPoller>> pollers_;  // by cluster
   std::vector<EventLoop*> driver_loop_;
+  ClusterDriver::ChangeHook on_change_;
+  AsyncSessionFactory* sessions_ = nullptr;
+  bool routing_ = true;
   const Clock* clock_;
   std::vector<Duration> intervals_;
   bool started_ = false;
