@@ -26,6 +26,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <stop_token>
 #include <string>
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "support/agent.h"
+#include "support/metrics_text.h"
 #include "support/prometheus_stack.h"
 #include "support/wait.h"
 
@@ -496,6 +498,151 @@ TEST_CASE("patroni: a replica's replay stops after a switchover", "[patroni]") {
   REQUIRE(WaitUntil([&] { return rig.InRotation("pg3"); }, seconds(60),
                     milliseconds(200)));
   CheckInvariants(sampler.samples(), {"pg3"});
+}
+
+// --- members discovered from Patroni -----------------------------------------
+
+std::string DiscoveryYaml(const std::vector<std::string>& urls,
+                          const std::string& extra = "") {
+  std::ostringstream y;
+  y << "cluster: ha\n"
+    << "poll_interval: 500ms\n"
+    << "connect_timeout: 2s\n"
+    << "query_timeout: 2s\n"
+    << "routing:\n"
+    << "  health_check_interval: 500ms\n"
+    << "  synthetic_check_interval: 500ms\n"
+    << "  fall: 2\n"
+    << "  rise: 2\n"
+    << "discovery:\n"
+    << "  patroni:\n"
+    << "    urls: [";
+  for (std::size_t i = 0; i < urls.size(); ++i) {
+    y << (i ? ", " : "") << "\"" << urls[i] << "\"";
+  }
+  y << "]\n"
+    << "    interval: 1s\n"
+    << "    dsn_template: \"host={host} port={port} dbname=postgres "
+       "user=postgres connect_timeout=5\"\n"
+    << extra;
+  return y.str();
+}
+
+// The servers the agent publishes (pg_replica_up series), by name.
+std::set<std::string> Polled(const AgentProcess& agent) {
+  std::set<std::string> out;
+  try {
+    for (const MetricSample& m : agent.Scrape()) {
+      if (m.name == "pg_replica_up") out.insert(m.labels.at("server"));
+    }
+  } catch (const std::exception&) {
+  }
+  return out;
+}
+
+std::set<std::string> Listed(const TestPatroni& p) {
+  std::set<std::string> out;
+  const json c = p.Cluster();
+  if (c.is_object() && c.contains("members")) {
+    for (const json& m : c["members"]) out.insert(m.value("name", ""));
+  }
+  return out;
+}
+
+TEST_CASE(
+    "patroni: members discovered, added and removed without a reload, "
+    "the last list kept while Patroni does not answer",
+    "[patroni][discovery]") {
+  TestPatroni p;
+  // No server configured: all from Patroni, through pg1's REST API only.
+  AgentProcess agent(DiscoveryYaml({p.RestUrl(0)}), 3, Rig::Options());
+  CHECK(Polled(agent) == std::set<std::string>{"pg1", "pg2", "pg3"});
+  CHECK(agent.Metric("pg_replica_is_primary", {{"server", "pg1"}}) == 1);
+  CHECK(agent.Metric("pg_replica_discovery_success") == 1);
+  CHECK(agent.Metric("pg_replica_discovery_members") == 3);
+  CHECK(agent.Metric("pg_replica_patroni_member_info",
+                     {{"server", "pg1"}, {"role", "leader"}}) == 1);
+  CHECK(agent.Metric("pg_replica_patroni_leader_mismatch") == 0);
+
+  // A fourth member: polled within two discovery intervals of Patroni
+  // listing it.
+  const int added = p.AddMember();
+  REQUIRE(WaitUntil([&] { return Listed(p).count("pg4") == 1; }, seconds(60),
+                    milliseconds(100)));
+  const double listed = Now();
+  REQUIRE(WaitUntil([&] { return Polled(agent).count("pg4") == 1; },
+                    seconds(10), milliseconds(100)));
+  const double took = Now() - listed;
+  std::printf("figure patroni.added_member_polled_after %.2f s\n", took);
+  CHECK(took <= 2 * 1.0 + 0.5);
+  // It streams, gets a lag and enters the rotation like any replica.
+  REQUIRE(WaitUntil([&] { return p.Streaming(added); }, seconds(120),
+                    milliseconds(250)));
+  CHECK(WaitUntil(
+      [&] {
+        return agent.Metric("pg_replica_healthy", {{"server", "pg4"}}) == 1;
+      },
+      seconds(30), milliseconds(200)));
+  // The others kept their state: nothing left the rotation.
+  CHECK(agent.Metric("pg_replica_healthy", {{"server", "pg2"}}) == 1);
+  CHECK(agent.Metric("pg_replica_rotation_changes_total",
+                     {{"server", "pg2"}}) == 1);
+
+  // One removed: pg3 stopped; once Patroni drops it, so does the agent.
+  p.Stop(2);
+  REQUIRE(WaitUntil([&] { return Listed(p).count("pg3") == 0; }, seconds(60),
+                    milliseconds(100)));
+  const double dropped = Now();
+  REQUIRE(WaitUntil([&] { return Polled(agent).count("pg3") == 0; },
+                    seconds(10), milliseconds(100)));
+  std::printf("figure patroni.removed_member_dropped_after %.2f s\n",
+              Now() - dropped);
+  CHECK(Now() - dropped <= 2 * 1.0 + 0.5);
+  CHECK(Polled(agent) == std::set<std::string>{"pg1", "pg2", "pg4"});
+
+  // The REST API the agent asks goes away (pg1 crashes): the last list
+  // stays, discovery says it fails, and the agent's log says so once.
+  p.Crash(0);
+  REQUIRE(WaitUntil(
+      [&] { return agent.Metric("pg_replica_discovery_success") == 0; },
+      seconds(15), milliseconds(200)));
+  CHECK(Polled(agent) == std::set<std::string>{"pg1", "pg2", "pg4"});
+  CHECK(agent.Metric("pg_replica_up", {{"server", "pg1"}}) == 0);
+  REQUIRE(WaitUntil([&] { return Now() - dropped > 6; }, seconds(30)));
+  const std::string log = agent.Log();
+  std::size_t count = 0;
+  for (std::size_t at = 0;
+       (at = log.find("discovering the members from Patroni failed", at)) !=
+       std::string::npos;
+       ++at) {
+    ++count;
+  }
+  INFO(log);
+  CHECK(count == 1);
+}
+
+TEST_CASE(
+    "patroni: a hand-promoted replica in a paused cluster: Patroni's "
+    "leader and the servers' primary differ",
+    "[patroni][discovery]") {
+  TestPatroni p;
+  AgentProcess agent(DiscoveryYaml({p.RestUrl(1), p.RestUrl(0)}), 3,
+                     Rig::Options());
+  CHECK(agent.Metric("pg_replica_patroni_leader_mismatch") == 0);
+  std::string out;
+  REQUIRE(RunCommand({"runuser", "-u", "postgres", "--", "patronictl", "-c",
+                      p.dir() + "/pg1.yml", "pause", "--wait"},
+                     &out) == 0);
+  p.Psql(2, "SELECT pg_promote()");
+  REQUIRE(WaitUntil(
+      [&] { return agent.Metric("pg_replica_patroni_leader_mismatch") == 1; },
+      seconds(15), milliseconds(200)));
+  const JsonAnswer a = agent.GetJson("/v1/system/database/replicas/status");
+  INFO(a.body.dump());
+  CHECK(a.body["manager"]["leader"] == "pg1");
+  CHECK(a.body["manager"]["observedPrimary"].is_null());  // two claim
+  CHECK(a.body["manager"]["leaderMismatch"] == true);
+  CHECK(a.body["topology"]["state"] == "split_brain");
 }
 
 }  // namespace
