@@ -35,6 +35,7 @@
 #include "engine/route_check.h"
 #include "http/api.h"
 #include "http/http_server.h"
+#include "shard/shard.h"
 #include "state/state_file.h"
 #include "web/web_config.h"
 
@@ -66,6 +67,8 @@ struct Flags {
   bool config_check = false;
   std::string log_level = "info";
   std::string log_format = "logfmt";
+  // --shard / --total-shards: the clusters this agent owns (shard/shard.h).
+  ShardSpec shard;
 };
 
 // Loads the configuration from --config.file, else from the seed's
@@ -113,6 +116,52 @@ std::string DescribeServers(const Config& c) {
     }
     out += std::string(out.empty() ? "" : ", ") +
            "members discovered from Patroni (" + urls + ")";
+  }
+  return out;
+}
+
+// The clusters of `config` that `shard` owns, in configured order (all of
+// them without sharding). Every shard loads and validates the whole file
+// first, so that all refuse the same bad one.
+AgentConfig OwnedClusters(const AgentConfig& config, const ShardSpec& shard) {
+  AgentConfig out;
+  out.source = config.source;
+  for (const Config& c : config.clusters) {
+    if (Owns(shard, c.cluster)) out.clusters.push_back(c);
+  }
+  return out;
+}
+
+// "shard 1 of 3 owns 20 of the 60 clusters of file x.yml", for the log;
+// "" without sharding.
+std::string DescribeShard(const ShardSpec& shard, std::size_t owned,
+                          const AgentConfig& all) {
+  if (!shard.sharded()) return "";
+  return "shard " + std::to_string(shard.shard) + " of " +
+         std::to_string(shard.total) + " owns " + std::to_string(owned) +
+         " of the " + std::to_string(all.clusters.size()) + " clusters of " +
+         all.source;
+}
+
+// For --config.check with --total-shards > 1: one line per shard, the
+// clusters it owns ("shard 1 (this agent's --shard): 2 clusters: a, b").
+std::string DescribeShards(const AgentConfig& all, const ShardSpec& shard) {
+  std::vector<std::string> names;
+  for (const Config& c : all.clusters) names.push_back(c.cluster);
+  const auto shards = AssignShards(names, shard.total);
+  std::string out = std::to_string(shard.total) +
+                    " shards (jump consistent hash of the FNV-1a 64 of each "
+                    "cluster name):\n";
+  for (std::int32_t k = 0; k < shard.total; ++k) {
+    const auto& owned = shards[static_cast<std::size_t>(k)];
+    out += "shard " + std::to_string(k) +
+           (k == shard.shard ? " (this agent's --shard)" : "") + ": " +
+           std::to_string(owned.size()) +
+           (owned.size() == 1 ? " cluster" : " clusters");
+    for (std::size_t i = 0; i < owned.size(); ++i) {
+      out += (i == 0 ? ": " : ", ") + owned[i];
+    }
+    out += "\n";
   }
   return out;
 }
@@ -199,7 +248,17 @@ std::chrono::milliseconds ServiceTick(const ServiceNotifier& notifier) {
   return std::max(tick, milliseconds(10));
 }
 
-int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
+// `all`: the whole configuration; the agent runs its shard's clusters.
+int Serve(const Flags& flags, const AgentConfig& all, WebSecurity security) {
+  AgentConfig config = OwnedClusters(all, flags.shard);
+  if (flags.shard.sharded()) {
+    spdlog::info("{}", DescribeShard(flags.shard, config.clusters.size(), all));
+    if (config.clusters.empty()) {
+      spdlog::warn(
+          "shard {} of {} owns no cluster: it serves its own metrics only",
+          flags.shard.shard, flags.shard.total);
+    }
+  }
   // Signals are taken synchronously by this thread; every thread started
   // from here on inherits the blocked mask.
   sigset_t signals;
@@ -264,6 +323,18 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
           .Register(api.self_registry())
           .Add({});
   web_reload_ok.Set(1);
+  // Which shard this is: the value is the total, so that a rule can count
+  // the shards it sees against it (PgReplicaExporterShardMissing).
+  prometheus::BuildGauge()
+      .Name("pg_replica_exporter_shard")
+      .Help(
+          "This agent's shard (label shard, from 0) of total shards "
+          "(--shard, --total-shards; 0 of 1 without sharding); the value is "
+          "the total.")
+      .Register(api.self_registry())
+      .Add({{"shard", std::to_string(flags.shard.shard)},
+            {"total", std::to_string(flags.shard.total)}})
+      .Set(flags.shard.total);
 
   // The HTTP server's own counters, once it runs (set before it serves, so
   // that no request reads the Api while this thread writes it).
@@ -378,9 +449,9 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
       continue;
     }
     std::string reload_error;
-    std::optional<AgentConfig> next =
+    std::optional<AgentConfig> next_all =
         LoadAgentConfigFile(flags.config_file, &reload_error);
-    if (!next) {
+    if (!next_all) {
       reload_ok.Set(0);
       spdlog::error("reload failed, keeping the running configuration: {}",
                     reload_error);
@@ -393,6 +464,11 @@ int Serve(const Flags& flags, AgentConfig config, WebSecurity security) {
           "config reload refused (see the log), running the previous "
           "configuration; ");
       continue;
+    }
+    std::optional<AgentConfig> next = OwnedClusters(*next_all, flags.shard);
+    if (flags.shard.sharded()) {
+      spdlog::info(
+          "{}", DescribeShard(flags.shard, next->clusters.size(), *next_all));
     }
     spdlog::info("reloading the configuration: {}", DescribeClusters(*next));
     pipeline->Stop();
@@ -499,6 +575,16 @@ int RunApp(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log.format", flags.log_format, "Log format: logfmt or json")
       ->capture_default_str();
+  std::int64_t shard = 0, total_shards = 1;
+  app.add_option("--shard", shard,
+                 "This agent's shard, from 0: it watches and publishes only "
+                 "the clusters whose name hashes to it (see --total-shards)")
+      ->capture_default_str();
+  app.add_option("--total-shards", total_shards,
+                 "Number of shards the configured clusters are split over, "
+                 "by jump consistent hash of the FNV-1a 64 of the cluster "
+                 "name; 1: no sharding")
+      ->capture_default_str();
   int route_check_reads = 300;
   std::string route_check_cluster;
   CLI::App* route_check = app.add_subcommand(
@@ -570,6 +656,12 @@ int RunApp(int argc, char** argv) {
     spdlog::error("--web.unauthenticated-paths: {}", error);
     return kExitBadInput;
   }
+  if (auto spec = MakeShardSpec(shard, total_shards, &error)) {
+    flags.shard = *spec;
+  } else {
+    spdlog::error("{}", error);
+    return kExitBadInput;
+  }
   std::optional<WebSecurity> security = LoadWebSecurity(flags);
   if (!security) return kExitBadInput;
   std::optional<AgentConfig> config = LoadConfig(flags);
@@ -591,10 +683,13 @@ int RunApp(int argc, char** argv) {
       clusters += (clusters.empty() ? "" : "; ") + std::string("cluster ") +
                   c.cluster + ", servers " + DescribeServers(c);
     }
-    const std::string line =
+    std::string line =
         ScrubSecrets("configuration OK (" + config->source + "): " + clusters +
                      "; web: " + DescribeSecurity(*security) + " (" +
                      security->source + ")\n");
+    if (flags.shard.sharded()) {
+      line += ScrubSecrets(DescribeShards(*config, flags.shard));
+    }
     std::fputs(line.c_str(), stdout);
     return kExitOk;
   }
