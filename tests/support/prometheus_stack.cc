@@ -1,6 +1,7 @@
 #include "support/prometheus_stack.h"
 
 #include <civetweb.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -323,6 +324,27 @@ std::vector<DeliveredAlert> WebhookSink::Find(
   return out;
 }
 
+std::vector<nlohmann::json> WebhookSink::Notifications(
+    const std::map<std::string, std::string>& group_labels,
+    const std::string& status) const {
+  std::vector<nlohmann::json> out;
+  for (auto& p : Payloads()) {
+    if (!status.empty() && JsonText(p, "status") != status) continue;
+    const auto groups =
+        StringMap(p.value("groupLabels", nlohmann::json::object()));
+    bool match = true;
+    for (const auto& [k, v] : group_labels) {
+      auto it = groups.find(k);
+      if (it == groups.end() || it->second != v) {
+        match = false;
+        break;
+      }
+    }
+    if (match) out.push_back(std::move(p));
+  }
+  return out;
+}
+
 std::string WebhookSink::Summary() const {
   const auto alerts = Alerts();
   std::ostringstream out;
@@ -370,11 +392,23 @@ AlertmanagerServer::AlertmanagerServer(AlertmanagerOptions options) {
     process_ = StartServer(
         "alertmanager",
         [&](int port) {
-          return std::vector<std::string>{
+          std::vector<std::string> argv = {
               "prometheus-alertmanager", "--config.file=" + config,
               "--storage.path=" + dir_ + "/data",
-              "--web.listen-address=127.0.0.1:" + std::to_string(port),
-              "--cluster.listen-address="};
+              "--web.listen-address=127.0.0.1:" + std::to_string(port)};
+          if (options.cluster_port == 0) {
+            argv.push_back("--cluster.listen-address=");
+            return argv;
+          }
+          const std::string self =
+              "127.0.0.1:" + std::to_string(options.cluster_port);
+          argv.push_back("--cluster.listen-address=" + self);
+          argv.push_back("--cluster.advertise-address=" + self);
+          argv.push_back("--cluster.peer-timeout=" + options.peer_timeout);
+          for (int peer : options.cluster_peers) {
+            argv.push_back("--cluster.peer=127.0.0.1:" + std::to_string(peer));
+          }
+          return argv;
         },
         dir_ + "/alertmanager.log", options.ready_timeout, &port_);
   } catch (...) {
@@ -397,6 +431,35 @@ HttpResponse AlertmanagerServer::Get(const std::string& path) const {
   return HttpGet("127.0.0.1", port_, path);
 }
 
+std::pair<std::string, int> AlertmanagerServer::ClusterStatus() const {
+  const HttpResponse r = Get("/api/v2/status");
+  if (r.status != 200) {
+    throw std::runtime_error("alertmanager /api/v2/status: status " +
+                             std::to_string(r.status) + " " + r.error);
+  }
+  const nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
+  if (body.is_discarded() || !body.contains("cluster") ||
+      !body["cluster"].is_object()) {
+    throw std::runtime_error("alertmanager /api/v2/status: " + r.body);
+  }
+  const nlohmann::json& c = body["cluster"];
+  const int peers = c.contains("peers") && c["peers"].is_array()
+                        ? static_cast<int>(c["peers"].size())
+                        : 0;
+  return {c.value("status", std::string()), peers};
+}
+
+void AlertmanagerServer::Kill() {
+  if (process_ && process_->Running()) {
+    process_->Signal(SIGKILL);
+    process_->Wait(std::chrono::seconds(10));
+  }
+}
+
+bool AlertmanagerServer::Running() const {
+  return process_ && process_->Running();
+}
+
 // ---------------------------------------------------------------------------
 // Prometheus.
 // ---------------------------------------------------------------------------
@@ -416,7 +479,11 @@ std::string PrometheusConfigYaml(const PrometheusOptions& options) {
       << "  alertmanagers:\n"
       << "    - static_configs:\n"
       << "        - targets: [\"127.0.0.1:" << options.alertmanager_port
-      << "\"]\n";
+      << "\"";
+    for (int port : options.extra_alertmanager_ports) {
+      y << ", \"127.0.0.1:" << port << "\"";
+    }
+    y << "]\n";
   }
   y << "scrape_configs:\n"
     << "  - job_name: " << options.job_name << "\n"
@@ -431,7 +498,11 @@ std::string PrometheusConfigYaml(const PrometheusOptions& options) {
       << "      password: \"" << options.basic_auth_password << "\"\n";
   }
   y << "    static_configs:\n"
-    << "      - targets: [\"" << options.scrape_target << "\"]\n";
+    << "      - targets: [\"" << options.scrape_target << "\"";
+  for (const std::string& target : options.extra_scrape_targets) {
+    y << ", \"" << target << "\"";
+  }
+  y << "]\n";
   return y.str();
 }
 
@@ -570,6 +641,87 @@ std::string AlertingStack::Diagnostics() const {
   out << "== prometheus log tail:\n" << TailLines(prometheus_->Log(), 15);
   out << "== alertmanager log tail:\n" << TailLines(alertmanager_->Log(), 15);
   return out.str();
+}
+
+ClusteredAlertingStack::ClusteredAlertingStack(
+    const std::vector<std::string>& scrape_targets,
+    const std::string& rules_yaml, const std::string& peer_timeout) {
+  if (scrape_targets.empty()) {
+    throw std::invalid_argument("ClusteredAlertingStack: no scrape target");
+  }
+  sink_ = std::make_unique<WebhookSink>();
+  const int gossip[2] = {FreePort(), FreePort()};
+  for (int i = 0; i < 2; ++i) {
+    AlertmanagerOptions am;
+    am.webhook_url = sink_->url();
+    am.cluster_port = gossip[i];
+    am.cluster_peers = {gossip[1 - i]};
+    am.peer_timeout = peer_timeout;
+    alertmanagers_.push_back(std::make_unique<AlertmanagerServer>(am));
+  }
+  const bool formed = WaitUntil(
+      [&] {
+        return OrFalse([&] {
+          for (const auto& am : alertmanagers_) {
+            const auto [status, peers] = am->ClusterStatus();
+            if (status != "ready" || peers != 2) return false;
+          }
+          return true;
+        });
+      },
+      std::chrono::seconds(60), milliseconds(200));
+  if (!formed) {
+    std::string logs;
+    for (const auto& am : alertmanagers_) logs += TailLines(am->Log(), 20);
+    throw std::runtime_error(
+        "the two Alertmanagers did not form a cluster; logs:\n" + logs);
+  }
+  PrometheusOptions prom;
+  prom.scrape_target = scrape_targets.front();
+  prom.extra_scrape_targets.assign(scrape_targets.begin() + 1,
+                                   scrape_targets.end());
+  prom.rules_yaml = rules_yaml;
+  prom.alertmanager_port = alertmanagers_[0]->port();
+  prom.extra_alertmanager_ports = {alertmanagers_[1]->port()};
+  prometheus_ = std::make_unique<PrometheusServer>(prom);
+}
+
+std::string ClusteredAlertingStack::Diagnostics() const {
+  std::ostringstream out;
+  out << "== webhook sink received:\n" << sink_->Summary();
+  out << "== notifications (payloads): " << sink_->payload_count() << "\n";
+  for (const auto& p : sink_->Payloads()) {
+    out << "  " << JsonText(p, "status") << " "
+        << FormatLabels(
+               StringMap(p.value("groupLabels", nlohmann::json::object())))
+        << " alerts=" << p.value("alerts", nlohmann::json::array()).size()
+        << "\n";
+  }
+  out << "== prometheus firing alerts:\n";
+  try {
+    for (const auto& a : prometheus_->Alerts()) {
+      out << "  " << a.value("state", "?") << " "
+          << FormatLabels(StringMap(a.value("labels", nlohmann::json{})))
+          << "\n";
+    }
+  } catch (const std::exception& e) {
+    out << "  (unavailable: " << e.what() << ")\n";
+  }
+  out << "== prometheus log tail:\n" << TailLines(prometheus_->Log(), 10);
+  for (std::size_t i = 0; i < alertmanagers_.size(); ++i) {
+    out << "== alertmanager " << i
+        << (alertmanagers_[i]->Running() ? "" : " (stopped)") << " log tail:\n"
+        << TailLines(alertmanagers_[i]->Log(), 15);
+  }
+  return out.str();
+}
+
+std::string ShippedRulesShortened() {
+  const std::string path =
+      std::string(PGRE_SOURCE_DIR) + "/rules/pg_replica_exporter.rules.yml";
+  const std::string shipped = ReadFileOrEmpty(path);
+  if (shipped.empty()) throw std::runtime_error("cannot read " + path);
+  return ShortenRuleForDurations(shipped);
 }
 
 std::string TailLines(const std::string& text, int lines) {

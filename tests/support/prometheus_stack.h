@@ -115,6 +115,14 @@ class WebhookSink {
       const std::map<std::string, std::string>& labels,
       const std::string& status = "") const;
 
+  // The notifications (payloads) whose groupLabels include every pair of
+  // `group_labels` and, when `status` is non-empty, whose status ("firing":
+  // some alert of the group fires; "resolved": none does) is `status`.
+  // What a person on call receives: one per POST.
+  std::vector<nlohmann::json> Notifications(
+      const std::map<std::string, std::string>& group_labels,
+      const std::string& status = "") const;
+
   // One line per delivered alert ("+Ns status {labels}", N = seconds since
   // the sink started), for failure messages; "(nothing delivered)" when
   // empty.
@@ -143,6 +151,14 @@ struct AlertmanagerOptions {
   std::string group_interval = "1s";
   std::string repeat_interval = "1h";
   std::chrono::milliseconds ready_timeout = std::chrono::seconds(60);
+  // Alertmanager's own cluster (gossip): 0 = off. Else it gossips on
+  // 127.0.0.1:cluster_port (TCP and UDP) with every 127.0.0.1 port of
+  // `cluster_peers` (which need not be up yet: it joins them when they
+  // come), and waits peer_timeout per position in the cluster before it
+  // sends what a peer may have sent (--cluster.peer-timeout).
+  int cluster_port = 0;
+  std::vector<int> cluster_peers;
+  std::string peer_timeout = "15s";
 };
 
 // The Alertmanager config AlertmanagerServer writes: one route (grouped by
@@ -150,8 +166,8 @@ struct AlertmanagerOptions {
 // send_resolved. No inhibitions.
 std::string AlertmanagerConfigYaml(const AlertmanagerOptions& options);
 
-// `prometheus-alertmanager` with that config, gossip disabled, storage in the
-// temp dir.
+// `prometheus-alertmanager` with that config, storage in the temp dir,
+// gossip per options.cluster_port.
 // Thread safety: const members may run concurrently.
 class AlertmanagerServer {
  public:
@@ -170,6 +186,14 @@ class AlertmanagerServer {
   std::string Log() const;
   HttpResponse Get(const std::string& path) const;
 
+  // GET /api/v2/status: cluster.status ("ready", "settling", "disabled")
+  // and the number of cluster.peers (itself included). Throws
+  // std::runtime_error when the request fails or the body is not that.
+  std::pair<std::string, int> ClusterStatus() const;
+  // SIGKILL, as a crash: no goodbye to its peers. Idempotent.
+  void Kill();
+  bool Running() const;
+
  private:
   std::string dir_;
   int port_ = 0;
@@ -183,11 +207,16 @@ class AlertmanagerServer {
 struct PrometheusOptions {
   // host:port scraped by the job `pg_replica_exporter`. REQUIRES: non-empty.
   std::string scrape_target;
+  // More targets of the same job (another agent, another shard).
+  std::vector<std::string> extra_scrape_targets;
   // Text of the one rule file (written next to prometheus.yml); none when
   // empty.
   std::string rules_yaml;
   // Alertmanager's port on 127.0.0.1; no alerting section when 0.
   int alertmanager_port = 0;
+  // More Alertmanagers (127.0.0.1 ports) every alert is sent to as well:
+  // the members of an Alertmanager cluster.
+  std::vector<int> extra_alertmanager_ports;
   // scrape_interval (= scrape_timeout) and evaluation_interval.
   std::string interval = "1s";
   // The scrape job's name (the rules and dashboards must not depend on it).
@@ -278,6 +307,42 @@ class AlertingStack {
   std::unique_ptr<AlertmanagerServer> alertmanager_;
   std::unique_ptr<PrometheusServer> prometheus_;
 };
+
+// Two agents of an HA pair (or shards) behind one alerting pipeline:
+// WebhookSink, two Alertmanagers clustered over their gossip ports (each
+// peer of the other, --cluster.peer-timeout `peer_timeout`), and one
+// Prometheus scraping every target in one job and sending every alert to
+// both Alertmanagers (what an Alertmanager cluster wants: no load balancer
+// in between). The constructor waits until both Alertmanagers report the
+// cluster ready with two peers. Throws what the parts throw, or
+// std::runtime_error when the cluster does not form.
+// Thread safety: as the parts.
+class ClusteredAlertingStack {
+ public:
+  ClusteredAlertingStack(const std::vector<std::string>& scrape_targets,
+                         const std::string& rules_yaml,
+                         const std::string& peer_timeout = "5s");
+
+  WebhookSink& sink() { return *sink_; }
+  const WebhookSink& sink() const { return *sink_; }
+  AlertmanagerServer& alertmanager(int i) { return *alertmanagers_.at(i); }
+  PrometheusServer& prometheus() { return *prometheus_; }
+  const PrometheusServer& prometheus() const { return *prometheus_; }
+
+  // As AlertingStack::Diagnostics, with both Alertmanagers' logs. Never
+  // throws.
+  std::string Diagnostics() const;
+
+ private:
+  std::unique_ptr<WebhookSink> sink_;
+  std::vector<std::unique_ptr<AlertmanagerServer>> alertmanagers_;
+  std::unique_ptr<PrometheusServer> prometheus_;
+};
+
+// The shipped rules/pg_replica_exporter.rules.yml with every `for:`
+// shortened by ShortenRuleForDurations' default scaling (1m -> 5s); nothing
+// else changes. Throws std::runtime_error when the file cannot be read.
+std::string ShippedRulesShortened();
 
 // The last `lines` lines of `text`.
 std::string TailLines(const std::string& text, int lines);

@@ -10,6 +10,7 @@
 #include "support/http_client.h"
 #include "support/metrics_text.h"
 #include "support/ports.h"
+#include "support/prometheus_stack.h"
 #include "support/subprocess.h"
 #include "support/wait.h"
 
@@ -213,6 +214,24 @@ TEST_CASE("HttpRequest talks to a civetweb server") {
   const HttpResponse refused = HttpGet("127.0.0.1", port, "/");
   CHECK(refused.status == 0);
   CHECK_FALSE(refused.error.empty());
+}
+
+TEST_CASE(
+    "PrometheusConfigYaml scrapes every agent in one job and alerts every "
+    "Alertmanager") {
+  PrometheusOptions o;
+  o.scrape_target = "127.0.0.1:1001";
+  o.extra_scrape_targets = {"127.0.0.1:1002"};
+  o.alertmanager_port = 2001;
+  o.extra_alertmanager_ports = {2002};
+  const std::string y = PrometheusConfigYaml(o);
+  CHECK(y.find("- targets: [\"127.0.0.1:1001\", \"127.0.0.1:1002\"]\n") !=
+        std::string::npos);
+  CHECK(y.find("- targets: [\"127.0.0.1:2001\", \"127.0.0.1:2002\"]\n") !=
+        std::string::npos);
+  CHECK(y.find("job_name: pg_replica_exporter\n") != std::string::npos);
+  // One job: the second target is no job of its own.
+  CHECK(y.find("job_name:") == y.rfind("job_name:"));
 }
 
 }  // namespace
