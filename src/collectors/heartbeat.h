@@ -10,6 +10,14 @@
 //     written_at timestamptz NOT NULL,   -- the agent's wall clock
 //     seq bigint NOT NULL)               -- +1 per write, survives restarts
 //
+// More than one agent may write it (an HA pair, docs/scaling.md): one row,
+// the newest write wins. Each write replaces written_at with the writer's
+// clock and adds 1 to seq, so the row always holds the latest heartbeat of
+// either agent, and each agent's heartbeat lag is its now minus that. The
+// agents' clocks must agree (NTP): the lag each reads is off by their skew.
+// A write that arrives late only makes the row older, never newer (lag errs
+// high); a writer's clock stepping back is corrected by its next write.
+//
 // Thread safety: pure functions; the collector is immutable.
 #ifndef PGRE_COLLECTORS_HEARTBEAT_H_
 #define PGRE_COLLECTORS_HEARTBEAT_H_

@@ -1,8 +1,11 @@
 // The heartbeat end to end: the real agent writes its clock into the table
 // on a real primary and reads it back on streaming replicas. Lag under a
 // paused replica grows with the wall time, returns under 1 s after resume,
-// stays right across an agent restart; a role that may not create or write
-// the table gets one clear error while the WAL-position lag keeps working.
+// stays right across an agent restart and with two agents writing it; a
+// role that may not create or write the table gets one clear error while
+// the WAL-position lag keeps working.
+#include <signal.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
@@ -101,6 +104,64 @@ TEST_CASE("heartbeat lag follows the wall time through a pause and a restart",
   REQUIRE(writes);
   CHECK(*writes > 0);
   CHECK(agent.Metric("pg_replica_heartbeat_write_errors_total") == 0.0);
+}
+
+TEST_CASE(
+    "two agents (an HA pair) write one heartbeat row: each reads the right "
+    "lag, and the survivor goes on alone",
+    "[heartbeat][ha]") {
+  TestCluster cluster(ClusterOptions{.replicas = 2});
+  AgentProcess a(cluster, HeartbeatOptions());
+  AgentProcess b(cluster, HeartbeatOptions());
+  INFO(a.Log() << b.Log());
+  const auto caught_up = [](const auto& s) {
+    return HeartbeatLag(s, "replica1") < 1.0 &&
+           HeartbeatLag(s, "replica2") < 1.0;
+  };
+  REQUIRE(a.ScrapeUntil(caught_up, kTimeout));
+  REQUIRE(b.ScrapeUntil(caught_up, kTimeout));
+  // One row, written by both: its seq counts the writes of the two.
+  const double writes = a.Metric("pg_replica_heartbeat_writes_total").value() +
+                        b.Metric("pg_replica_heartbeat_writes_total").value();
+  const std::string seq = cluster.Psql(
+      TestCluster::kPrimary,
+      "SELECT count(*) || ' ' || max(seq) FROM pg_replica_exporter_heartbeat");
+  INFO("rows and seq: " << seq);
+  CHECK(seq.rfind("1 ", 0) == 0);
+  CHECK(std::stod(seq.substr(2)) >= writes);
+
+  // Paused: each agent's heartbeat lag follows the wall time since the
+  // pause, although the newest heartbeat is now one agent's, now the
+  // other's.
+  cluster.PauseReplay(0);
+  const double paused_at = WallSeconds();
+  for (AgentProcess* agent : {&a, &b}) {
+    const auto grown = agent->ScrapeUntil(
+        [](const auto& s) { return HeartbeatLag(s, "replica1") >= 4.0; },
+        kTimeout);
+    REQUIRE(grown);
+    const double elapsed = WallSeconds() - paused_at;
+    CHECK(HeartbeatLag(*grown, "replica1") <= elapsed + 1.0);
+    CHECK(HeartbeatLag(*grown, "replica1") >= elapsed - 1.5);
+    CHECK(HeartbeatLag(*grown, "replica2") < 1.0);
+  }
+
+  // Agent a dies: b writes alone, the lags stay right.
+  a.process().Signal(SIGKILL);
+  const double b_writes = b.Metric("pg_replica_heartbeat_writes_total").value();
+  const auto alone = b.ScrapeUntil(
+      [&](const auto& s) {
+        return Value(s, "pg_replica_heartbeat_writes_total") >= b_writes + 8 &&
+               HeartbeatLag(s, "replica2") < 1.0;
+      },
+      kTimeout);
+  REQUIRE(alone);
+  const double since_pause = WallSeconds() - paused_at;
+  CHECK(HeartbeatLag(*alone, "replica1") >= since_pause - 1.5);
+  CHECK(HeartbeatLag(*alone, "replica1") <= since_pause + 1.0);
+  cluster.ResumeReplay(0);
+  CHECK(b.ScrapeUntil(caught_up, kTimeout));
+  CHECK(b.Metric("pg_replica_heartbeat_write_errors_total") == 0.0);
 }
 
 TEST_CASE(
