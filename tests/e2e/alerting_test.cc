@@ -193,7 +193,7 @@ TEST_CASE("the shipped rules' derived copy shortens only `for:`",
   CHECK(derived.find("for: 5s") != std::string::npos);
   CHECK(derived.find("for: 2500ms") != std::string::npos);
   CHECK(derived.find("for: 1m") == std::string::npos);
-  CHECK(derived.find("pg_replica_lag_seconds > 5\n") != std::string::npos);
+  CHECK(derived.find("(pg_replica_lag_seconds) > 5\n") != std::string::npos);
 }
 
 TEST_CASE(
