@@ -115,6 +115,17 @@ void CheckOneAlertWithoutInstance(HaEnv& env, const Labels& group) {
   }
 }
 
+// Waits for the notification of `group` with `status`, then checks that
+// it stays the only one (no copy from the other agent or Alertmanager) and
+// holds one alert without `instance`.
+void RequireExactlyOne(HaEnv& env, const Labels& group,
+                       const std::string& status) {
+  RequireNotified(env, group, status);
+  INFO(env.Diagnostics());
+  CHECK(StaysAt(env, group, status, 1));
+  CheckOneAlertWithoutInstance(env, group);
+}
+
 TEST_CASE(
     "HA pair: two agents, one Prometheus, two clustered Alertmanagers: one "
     "PgReplicaLagHigh notification, firing while either agent runs, resolved "
@@ -139,13 +150,8 @@ TEST_CASE(
 
   // One notification, one alert in it, and no second one from the other
   // agent's copy or the other Alertmanager.
-  RequireNotified(env, group, "firing");
-  {
-    INFO(env.Diagnostics());
-    CHECK(StaysAt(env, group, "firing", 1));
-    CHECK(Count(env, group, "resolved") == 0);
-    CheckOneAlertWithoutInstance(env, group);
-  }
+  RequireExactlyOne(env, group, "firing");
+  CHECK(Count(env, group, "resolved") == 0);
 
   // Agent a dies (no goodbye): its series end, the alert is the same alert.
   env.a.process().Signal(SIGKILL);
@@ -170,25 +176,15 @@ TEST_CASE(
   // the survivor, which knows from the gossip that the firing was sent.
   env.stack.alertmanager(0).Kill();
   env.cluster.ResumeReplay(paused);
-  RequireNotified(env, group, "resolved");
-  {
-    INFO(env.Diagnostics());
-    CHECK(StaysAt(env, group, "resolved", 1));
-    CHECK(Count(env, group, "firing") == 1);
-    CheckOneAlertWithoutInstance(env, group);
-  }
+  RequireExactlyOne(env, group, "resolved");
+  CHECK(Count(env, group, "firing") == 1);
 
   // With one agent and one Alertmanager left, the next lagging replica is
   // still one notification.
   const int next = 2;
   const Labels next_group = LagGroup(env.cluster.ReplicaName(next));
   env.cluster.PauseReplay(next);
-  RequireNotified(env, next_group, "firing");
-  {
-    INFO(env.Diagnostics());
-    CHECK(StaysAt(env, next_group, "firing", 1));
-    CheckOneAlertWithoutInstance(env, next_group);
-  }
+  RequireExactlyOne(env, next_group, "firing");
   env.cluster.ResumeReplay(next);
   CHECK(writer.failures() == 0);
 }

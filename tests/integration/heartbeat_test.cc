@@ -47,6 +47,25 @@ std::size_t Count(const std::string& text, const std::string& what) {
 
 double WallSeconds() { return ToUnixSeconds(Clock::Real()->WallNow()); }
 
+// replica1's heartbeat lag in `s` (replay paused at `paused_at`) is the
+// wall time since the pause.
+void CheckSincePause(const std::vector<MetricSample>& s, double paused_at) {
+  const double since_pause = WallSeconds() - paused_at;
+  CHECK(HeartbeatLag(s, "replica1") >= since_pause - 1.5);
+  CHECK(HeartbeatLag(s, "replica1") <= since_pause + 1.0);
+}
+
+// Waits until replica1's heartbeat lag passes 4 s, then checks it against
+// the wall time since the pause, and replica2 (not paused) caught up.
+void CheckPausedLag(const AgentProcess& agent, double paused_at) {
+  const auto grown = agent.ScrapeUntil(
+      [](const auto& s) { return HeartbeatLag(s, "replica1") >= 4.0; },
+      kTimeout);
+  REQUIRE(grown);
+  CheckSincePause(*grown, paused_at);
+  CHECK(HeartbeatLag(*grown, "replica2") < 1.0);
+}
+
 AgentOptions HeartbeatOptions() {
   AgentOptions options;
   options.extra_yaml = "heartbeat:\n  enabled: true\n  interval: 250ms\n";
@@ -76,14 +95,7 @@ TEST_CASE("heartbeat lag follows the wall time through a pause and a restart",
   // the lag grows with the wall time since the pause.
   cluster.PauseReplay(0);
   const double paused_at = WallSeconds();
-  const auto grown = agent.ScrapeUntil(
-      [](const auto& s) { return HeartbeatLag(s, "replica1") >= 4.0; },
-      kTimeout);
-  REQUIRE(grown);
-  const double elapsed = WallSeconds() - paused_at;
-  CHECK(HeartbeatLag(*grown, "replica1") <= elapsed + 1.0);
-  CHECK(HeartbeatLag(*grown, "replica1") >= elapsed - 1.5);
-  CHECK(HeartbeatLag(*grown, "replica2") < 1.0);  // the other one is fine
+  CheckPausedLag(agent, paused_at);
 
   // Restarted meanwhile: the heartbeat carries the agent's wall clock, so
   // the first figure after the restart is as right as before it.
@@ -92,9 +104,7 @@ TEST_CASE("heartbeat lag follows the wall time through a pause and a restart",
       [](const auto& s) { return !std::isnan(HeartbeatLag(s, "replica1")); },
       kTimeout);
   REQUIRE(after);
-  const double since_pause = WallSeconds() - paused_at;
-  CHECK(HeartbeatLag(*after, "replica1") >= since_pause - 1.5);
-  CHECK(HeartbeatLag(*after, "replica1") <= since_pause + 1.0);
+  CheckSincePause(*after, paused_at);
 
   cluster.ResumeReplay(0);
   CHECK(agent.ScrapeUntil(
@@ -135,16 +145,8 @@ TEST_CASE(
   // other's.
   cluster.PauseReplay(0);
   const double paused_at = WallSeconds();
-  for (AgentProcess* agent : {&a, &b}) {
-    const auto grown = agent->ScrapeUntil(
-        [](const auto& s) { return HeartbeatLag(s, "replica1") >= 4.0; },
-        kTimeout);
-    REQUIRE(grown);
-    const double elapsed = WallSeconds() - paused_at;
-    CHECK(HeartbeatLag(*grown, "replica1") <= elapsed + 1.0);
-    CHECK(HeartbeatLag(*grown, "replica1") >= elapsed - 1.5);
-    CHECK(HeartbeatLag(*grown, "replica2") < 1.0);
-  }
+  CheckPausedLag(a, paused_at);
+  CheckPausedLag(b, paused_at);
 
   // Agent a dies: b writes alone, the lags stay right.
   a.process().Signal(SIGKILL);
@@ -156,9 +158,7 @@ TEST_CASE(
       },
       kTimeout);
   REQUIRE(alone);
-  const double since_pause = WallSeconds() - paused_at;
-  CHECK(HeartbeatLag(*alone, "replica1") >= since_pause - 1.5);
-  CHECK(HeartbeatLag(*alone, "replica1") <= since_pause + 1.0);
+  CheckSincePause(*alone, paused_at);
   cluster.ResumeReplay(0);
   CHECK(b.ScrapeUntil(caught_up, kTimeout));
   CHECK(b.Metric("pg_replica_heartbeat_write_errors_total") == 0.0);

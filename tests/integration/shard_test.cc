@@ -11,12 +11,7 @@
 // connections in all and start in a second.
 #include "shard/shard.h"
 
-#include <signal.h>
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -28,6 +23,7 @@
 #include "support/cluster.h"
 #include "support/ports.h"
 #include "support/subprocess.h"
+#include "support/temp_dir.h"
 #include "support/wait.h"
 #include "support/writer.h"
 
@@ -187,20 +183,15 @@ TEST_CASE(
   CHECK(owner3.size() == static_cast<std::size_t>(kClusters));
 
   // What --config.check says each of 4 shards owns, before they run.
-  std::string config_path;
-  {
-    char path[] = "/tmp/pgre-shards-XXXXXX.yml";
-    const int fd = mkstemps(path, 4);
-    REQUIRE(fd >= 0);
-    close(fd);
-    config_path = path;
-    std::ofstream(config_path) << yaml;
-  }
   std::string check;
-  CHECK(RunCommand({PGRE_BINARY, "--config.file=" + config_path,
-                    "--total-shards=4", "--shard=3", "--config.check"},
-                   &check) == 0);
-  std::filesystem::remove(config_path);
+  {
+    TempDir dir("pgre-shards");
+    const std::string config_path = dir.path() + "/shards.yml";
+    std::ofstream(config_path) << yaml;
+    CHECK(RunCommand({PGRE_BINARY, "--config.file=" + config_path,
+                      "--total-shards=4", "--shard=3", "--config.check"},
+                     &check) == 0);
+  }
   INFO(check);
 
   auto agents = StartShards(yaml, 4);
@@ -240,10 +231,8 @@ TEST_CASE(
 
 TEST_CASE("every shard refuses a bad config alike, and bad shard flags",
           "[shard]") {
-  char path[] = "/tmp/pgre-bad-XXXXXX.yml";
-  const int fd = mkstemps(path, 4);
-  REQUIRE(fd >= 0);
-  close(fd);
+  TempDir dir("pgre-bad");
+  const std::string path = dir.path() + "/bad.yml";
   // Cluster c2 (whichever shard owns it) has a replica without a DSN.
   std::ofstream(path) << "clusters:\n"
                          "  - name: c0\n    primary:\n      dsn: \"host=a\"\n"
@@ -254,9 +243,8 @@ TEST_CASE("every shard refuses a bad config alike, and bad shard flags",
   for (int k = 0; k < 3; ++k) {
     for (bool check : {false, true}) {
       std::vector<std::string> argv = {
-          PGRE_BINARY, std::string("--config.file=") + path,
-          "--shard=" + std::to_string(k), "--total-shards=3",
-          "--web.listen-address=127.0.0.1:0"};
+          PGRE_BINARY, "--config.file=" + path, "--shard=" + std::to_string(k),
+          "--total-shards=3", "--web.listen-address=127.0.0.1:0"};
       if (check) argv.push_back("--config.check");
       std::string out;
       INFO("shard " << k << (check ? " --config.check" : ""));
@@ -267,7 +255,6 @@ TEST_CASE("every shard refuses a bad config alike, and bad shard flags",
       messages.insert(out.substr(at, out.find('\n', at) - at));
     }
   }
-  std::filesystem::remove(path);
   INFO(*messages.begin());
   CHECK(messages.size() == 1);
   CHECK(messages.begin()->find(":12: clusters[2].replicas[0].dsn: missing") !=
@@ -296,24 +283,6 @@ TEST_CASE("every shard refuses a bad config alike, and bad shard flags",
     CHECK(out.find(b.message) != std::string::npos);
   }
 }
-
-// A state directory under /tmp, removed with its content.
-class TempDir {
- public:
-  TempDir() {
-    char templ[] = "/tmp/pgre-state-XXXXXX";
-    if (mkdtemp(templ) == nullptr) throw std::runtime_error("mkdtemp");
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 double Lag(const std::vector<MetricSample>& s, const std::string& server) {
   return Find(s, "pg_replica_lag_seconds", {{"server", server}}).value_or(-1);

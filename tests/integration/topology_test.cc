@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "support/agent.h"
 #include "support/cluster.h"
+#include "support/temp_dir.h"
 #include "support/wait.h"
 #include "support/writer.h"
 
@@ -60,24 +61,6 @@ std::string Tail(const AgentProcess& agent) {
   const std::string log = agent.Log();
   return log.size() <= 6000 ? log : log.substr(log.size() - 6000);
 }
-
-// A state directory under /tmp, removed with its content.
-class TempDir {
- public:
-  TempDir() {
-    char templ[] = "/tmp/pgre-state-XXXXXX";
-    if (mkdtemp(templ) == nullptr) throw std::runtime_error("mkdtemp");
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 TEST_CASE("promotion: lag, rotation and writes follow the new primary",
           "[topology][versions]") {
