@@ -287,10 +287,16 @@ TEST_CASE("every shard refuses a bad config alike, and bad shard flags",
 double Lag(const std::vector<MetricSample>& s, const std::string& server) {
   return Find(s, "pg_replica_lag_seconds", {{"server", server}}).value_or(-1);
 }
+double HeartbeatLag(const std::vector<MetricSample>& s,
+                    const std::string& server) {
+  return Find(s, "pg_replica_heartbeat_lag_seconds", {{"server", server}})
+      .value_or(-1);
+}
 
 TEST_CASE(
     "a cluster that moves to another shard keeps its lag: the new owner "
-    "reads the shared state file, the lagging replica stays out",
+    "reads the shared state file and the heartbeat, the lagging replica "
+    "stays out",
     "[shard][state]") {
   TestCluster cluster(ClusterOptions{.replicas = 2});
   // The agent's cluster is named "test": the first N it moves at from
@@ -301,17 +307,30 @@ TEST_CASE(
   TempDir state;
   const std::string paused = cluster.ReplicaName(0);
 
-  double before = 0;
+  const std::string heartbeat = "heartbeat:\n  enabled: true\n";
+  double before = 0, heartbeat_before = 0;
   {
     AgentOptions options;
     options.extra_args = {"--state.directory=" + state.path()};
+    options.extra_yaml = heartbeat;
     AgentProcess agent(cluster, options);
     BackgroundWriter writer(cluster);
+    // A heartbeat replayed on the replica first.
+    REQUIRE(agent.ScrapeUntil(
+        [&](const auto& s) {
+          const double lag = HeartbeatLag(s, paused);
+          return lag >= 0 && lag < 1.0;
+        },
+        kTimeout));
     cluster.PauseReplay(0);
     const auto lagging = agent.ScrapeUntil(
-        [&](const auto& s) { return Lag(s, paused) > 6.0; }, kTimeout);
+        [&](const auto& s) {
+          return Lag(s, paused) > 6.0 && HeartbeatLag(s, paused) > 6.0;
+        },
+        kTimeout);
     REQUIRE(lagging);
     before = Lag(*lagging, paused);
+    heartbeat_before = HeartbeatLag(*lagging, paused);
     // Stopped (SIGTERM): the state file is written a last time.
   }
   BackgroundWriter writer(cluster);
@@ -325,6 +344,7 @@ TEST_CASE(
 
   AgentOptions options = ShardOptions(owner, total);
   options.extra_args.push_back("--state.directory=" + state.path());
+  options.extra_yaml = heartbeat;
   AgentProcess agent(cluster, options);
   INFO("shard " << owner << " of " << total << "\n" << agent.Log());
   const auto first = agent.ScrapeUntil(
@@ -338,6 +358,11 @@ TEST_CASE(
       agent.GetJson("/v1/system/database/replicas/status");
   CHECK_THAT(status.body["lagHistory"].get<std::string>(),
              Catch::StartsWith("restored: "));
+  // The heartbeat row tells it too, state file or not.
+  const auto seen = agent.ScrapeUntil(
+      [&](const auto& s) { return HeartbeatLag(s, paused) >= 0; }, kTimeout);
+  REQUIRE(seen);
+  CHECK(HeartbeatLag(*seen, paused) >= heartbeat_before);
   // Never readmitted: in no scrape until the first health checks are done
   // (the other replica in rotation) and after, out of rotation for its lag.
   bool admitted = false;
