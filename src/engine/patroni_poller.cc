@@ -253,8 +253,26 @@ void PatroniPoller::OnResponse(evhttp_request* req, void* arg) {
     std::string why = "no answer (connection refused, timed out after " +
                       std::to_string(self->timeout_.count()) +
                       " ms, or TLS failed)";
-    if (const unsigned long e = ERR_peek_last_error(); e != 0) {
-      why = "TLS: " + OpenSslError();
+    // What TLS said, when it failed: the certificate check first.
+    bufferevent* bev =
+        self->connection_ != nullptr
+            ? evhttp_connection_get_bufferevent(self->connection_)
+            : nullptr;
+    if (SSL* ssl =
+            bev != nullptr ? bufferevent_openssl_get_ssl(bev) : nullptr) {
+      const long verify = SSL_get_verify_result(ssl);
+      unsigned long last = 0;
+      while (const unsigned long e = bufferevent_get_openssl_error(bev)) {
+        last = e;
+      }
+      if (verify != X509_V_OK) {
+        why = std::string("TLS: certificate verify failed: ") +
+              X509_verify_cert_error_string(verify);
+      } else if (last != 0) {
+        char buf[256];
+        ERR_error_string_n(last, buf, sizeof buf);
+        why = std::string("TLS: ") + buf;
+      }
     }
     return self->Fail(index, why);
   }

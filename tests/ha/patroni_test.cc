@@ -22,6 +22,8 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -34,9 +36,14 @@
 #include <vector>
 
 #include "support/agent.h"
+#include "support/http_client.h"
 #include "support/metrics_text.h"
+#include "support/ports.h"
 #include "support/prometheus_stack.h"
+#include "support/subprocess.h"
+#include "support/temp_dir.h"
 #include "support/wait.h"
+#include "web/test_pki.h"
 
 namespace pgre::testing {
 namespace {
@@ -643,6 +650,125 @@ TEST_CASE(
   CHECK(a.body["manager"]["observedPrimary"].is_null());  // two claim
   CHECK(a.body["manager"]["leaderMismatch"] == true);
   CHECK(a.body["topology"]["state"] == "split_brain");
+}
+
+// --- discovery's TLS and basic auth ---------------------------------------
+
+TEST_CASE("patroni: discovery over TLS, with a client certificate",
+          "[patroni][discovery]") {
+  TestPki pki;
+  const std::string server = pki.Issue("patroni");
+  const std::string client = pki.Issue("agent");
+  // Patroni runs as postgres: it reads its own key.
+  std::filesystem::permissions(std::filesystem::path(server).parent_path(),
+                               std::filesystem::perms::owner_all |
+                                   std::filesystem::perms::group_exec |
+                                   std::filesystem::perms::others_exec);
+  for (const char* f : {".crt", ".key"}) {
+    std::filesystem::permissions(server + f,
+                                 std::filesystem::perms::owner_read |
+                                     std::filesystem::perms::group_read |
+                                     std::filesystem::perms::others_read);
+  }
+  PatroniOptions o;
+  o.rest_cert = server + ".crt";
+  o.rest_key = server + ".key";
+  o.rest_ca = pki.ca_file();
+  TestPatroni p(o);
+  REQUIRE(p.RestUrl(0).rfind("https://127.0.0.1:", 0) == 0);
+
+  const std::string tls = "    tls_config:\n      ca_file: " + pki.ca_file() +
+                          "\n      cert_file: " + client +
+                          ".crt\n      key_file: " + client + ".key\n";
+  AgentProcess agent(DiscoveryYaml({p.RestUrl(0)}, tls), 3, Rig::Options());
+  CHECK(Polled(agent) == std::set<std::string>{"pg1", "pg2", "pg3"});
+  CHECK(agent.Metric("pg_replica_discovery_success") == 1);
+
+  SECTION("without the client certificate Patroni refuses it") {
+    // A configured primary, so that the agent starts and reports.
+    const std::string no_cert =
+        "    tls_config:\n      ca_file: " + pki.ca_file() + "\n";
+    AgentProcess refused(DiscoveryYaml({p.RestUrl(0)}, no_cert) +
+                             "primary:\n  name: pg1\n" + "  dsn: \"" +
+                             p.Dsn(0) + "\"\n",
+                         1, Rig::Options());
+    CHECK(WaitUntil(
+        [&] {
+          return refused.Log().find(
+                     "discovering the members from Patroni "
+                     "failed") != std::string::npos;
+        },
+        seconds(10)));
+    CHECK(refused.Metric("pg_replica_discovery_success") == 0);
+    CHECK(Polled(refused) == std::set<std::string>{"pg1"});
+  }
+  SECTION("a CA that did not sign Patroni's certificate") {
+    TestPki stranger;
+    const std::string wrong_ca =
+        "    tls_config:\n      ca_file: " + stranger.ca_file() +
+        "\n      cert_file: " + client + ".crt\n      key_file: " + client +
+        ".key\n";
+    AgentProcess refused(DiscoveryYaml({p.RestUrl(0)}, wrong_ca) +
+                             "primary:\n  name: pg1\n" + "  dsn: \"" +
+                             p.Dsn(0) + "\"\n",
+                         1, Rig::Options());
+    CHECK(WaitUntil(
+        [&] {
+          const std::string log = refused.Log();
+          return log.find("discovering the members from Patroni failed") !=
+                     std::string::npos &&
+                 log.find("certificate verify failed") != std::string::npos;
+        },
+        seconds(10)));
+    INFO(refused.Log());
+    CHECK(refused.Metric("pg_replica_discovery_success") == 0);
+  }
+}
+
+TEST_CASE("patroni: discovery with basic auth (Patroni's API behind HAProxy)",
+          "[patroni][discovery]") {
+  TestPatroni p;
+  // HAProxy in front of pg1's REST API, asking for a user as a proxy
+  // operators put before it would.
+  TempDir dir("pgre-patroni-auth");
+  const int port = FreePort();
+  std::ofstream(dir.path() + "/haproxy.cfg")
+      << "global\n  maxconn 100\n"
+      << "defaults\n  mode http\n  timeout connect 2s\n"
+      << "  timeout client 10s\n  timeout server 10s\n"
+      << "userlist patroni\n  user monitor insecure-password kappa-secret\n"
+      << "frontend api\n  bind 127.0.0.1:" << port << "\n"
+      << "  http-request auth realm patroni unless { http_auth(patroni) }\n"
+      << "  default_backend patroni\n"
+      << "backend patroni\n  server pg1 127.0.0.1:" << p.RestPort(0) << "\n";
+  SubprocessOptions so;
+  so.log_path = dir.path() + "/haproxy.log";
+  Subprocess haproxy({"haproxy", "-db", "-f", dir.path() + "/haproxy.cfg"}, so);
+  REQUIRE(WaitUntil(
+      [&] { return HttpGet("127.0.0.1", port, "/cluster").status == 401; },
+      seconds(20), milliseconds(100)));
+  std::ofstream(dir.path() + "/password") << "kappa-secret\n";
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+
+  const std::string auth =
+      "    basic_auth:\n      username: monitor\n"
+      "      password_file: " +
+      dir.path() + "/password\n";
+  AgentProcess agent(DiscoveryYaml({url}, auth), 3, Rig::Options());
+  CHECK(Polled(agent) == std::set<std::string>{"pg1", "pg2", "pg3"});
+  CHECK(agent.Metric("pg_replica_discovery_success") == 1);
+  // The password appears nowhere the agent publishes or logs.
+  CHECK(agent.Get("/metrics").body.find("kappa-secret") == std::string::npos);
+  CHECK(agent.Log().find("kappa-secret") == std::string::npos);
+
+  // Without it: 401, said once in the log.
+  AgentProcess refused(DiscoveryYaml({url}) + "primary:\n  name: pg1\n" +
+                           "  dsn: \"" + p.Dsn(0) + "\"\n",
+                       1, Rig::Options());
+  CHECK(WaitUntil(
+      [&] { return refused.Log().find("HTTP 401") != std::string::npos; },
+      seconds(10)));
+  CHECK(refused.Metric("pg_replica_discovery_success") == 0);
 }
 
 }  // namespace
