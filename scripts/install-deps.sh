@@ -21,6 +21,8 @@ PACKAGES=(
   pgbouncer
   # the load-balancer tests: Debian's HAProxy 2.6 running config/haproxy.cfg
   haproxy
+  # the ha tier: Patroni 3.0 with etcd 3.4, pg_auto_failover 2.0
+  patroni etcd-server etcd-client postgresql-15-auto-failover pg-auto-failover-cli
   curl python3 procps util-linux ca-certificates
   # the browser tier: the status page in headless chromium over WebDriver
   chromium chromium-driver

@@ -7,7 +7,8 @@
 #      tests:  ctest by label: unit, rules, integration (real PostgreSQL
 #              clusters), e2e (the agent, Prometheus, Alertmanager),
 #              browser (the status page in headless chromium; screenshots
-#              in BUILD/artifacts/browser/), then
+#              in BUILD/artifacts/browser/), ha (real Patroni with etcd,
+#              and pg_auto_failover), then
 #              versions (the [versions] cases against PostgreSQL 13, 17 and
 #              18 from debootstrapped trees, scripts/pg-tree.sh)
 #      builds: the PostgreSQL trees (cached tarballs), the ASan+UBSan build
@@ -193,13 +194,15 @@ debug_tests() {
   ctest_tier "$BUILD" integration
   ctest_tier "$BUILD" e2e
   ctest_tier "$BUILD" browser
+  # Inside the HA managers: real Patroni (etcd) and pg_auto_failover.
+  ctest_tier "$BUILD" ha
   # Anything without a tier label (including Catch's *_NOT_BUILT markers).
   local others
-  others=$(ctest --test-dir "$BUILD" -N -LE '^(unit|integration|e2e|browser|rules|versions|tsan)$' 2>/dev/null |
+  others=$(ctest --test-dir "$BUILD" -N -LE '^(unit|integration|e2e|browser|rules|versions|tsan|ha)$' 2>/dev/null |
     sed -n 's/^Total Tests: \([0-9]*\)$/\1/p')
   if [[ "${others:-0}" -gt 0 ]]; then
     step "ctest $BUILD unlabelled ($others)" ctest --test-dir "$BUILD" \
-      -LE '^(unit|integration|e2e|browser|rules|versions|tsan)$' "${CTEST_ARGS[@]}"
+      -LE '^(unit|integration|e2e|browser|rules|versions|tsan|ha)$' "${CTEST_ARGS[@]}"
   fi
   if [[ $versions -eq 1 ]]; then
     local v runner
