@@ -5,44 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "cluster/test_views.h"
+
 namespace pgre {
 namespace {
 
 using std::chrono::milliseconds;
 
-// A server view of an up, streaming replica with a small exact lag.
-ServerView HealthyReplica() {
-  ServerView v;
-  v.name = "replica1";
-  v.application_name = "replica1";
-  v.polled = true;
-  v.up = true;
-  v.sample = ServerSample{};
-  v.sample->collector_success["server"] = true;
-  v.sample->collector_success["wal_receiver"] = true;
-  v.sample->in_recovery = true;
-  v.sample->receive_lsn = 1000;
-  v.sample->replay_lsn = 1000;
-  v.sample->wal_receiver = WalReceiverRow{};
-  v.sample->wal_receiver->status = "streaming";
-  v.streaming = true;
-  v.lag_seconds = 0.1;
-  v.lag_bytes = 100;
-  return v;
-}
-
-ServerView Primary() {
-  ServerView v;
-  v.name = "primary";
-  v.polled = true;
-  v.up = true;
-  v.is_primary = true;
-  v.claims_primary = true;
-  v.sample = ServerSample{};
-  v.sample->collector_success["server"] = true;
-  v.sample->current_lsn = 1000;
-  return v;
-}
+ServerView HealthyReplica() { return testing::StreamingReplica(); }
+ServerView Primary() { return testing::ObservedPrimary(); }
 
 // Builds a one-primary, one-replica snapshot and changes one thing.
 struct Case {

@@ -4,40 +4,22 @@
 #include <string>
 #include <vector>
 
+#include "cluster/test_views.h"
+
 namespace pgre {
 namespace {
 
 using std::chrono::milliseconds;
 
 ServerView Replica(const std::string& name) {
-  ServerView v;
-  v.name = name;
-  v.application_name = name;
-  v.polled = true;
-  v.up = true;
-  v.sample = ServerSample{};
-  v.sample->collector_success["server"] = true;
-  v.sample->collector_success["wal_receiver"] = true;
-  v.sample->in_recovery = true;
-  v.sample->receive_lsn = 1000;
-  v.sample->replay_lsn = 1000;
-  v.streaming = true;
-  v.lag_seconds = 0.1;
-  v.lag_bytes = 100;
+  ServerView v = testing::StreamingReplica(name);
   v.routing.in_rotation = true;
   v.routing.reason = "ok";
   return v;
 }
 
 ServerView Primary() {
-  ServerView v;
-  v.name = "primary";
-  v.polled = true;
-  v.up = true;
-  v.is_primary = true;
-  v.claims_primary = true;
-  v.sample = ServerSample{};
-  v.sample->collector_success["server"] = true;
+  ServerView v = testing::ObservedPrimary();
   v.routing.reason = "primary";
   return v;
 }

@@ -10,18 +10,6 @@
 #include "load/read_load.h"
 
 namespace pgre {
-namespace {
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  // Nearest rank.
-  std::size_t rank = static_cast<std::size_t>(p * v.size() + 0.999999);
-  rank = std::clamp<std::size_t>(rank, 1, v.size());
-  return v[rank - 1];
-}
-
-}  // namespace
 
 RouteCheckReport BuildRouteCheckReport(
     const RoutingModel& model,

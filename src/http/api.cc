@@ -344,7 +344,10 @@ prometheus::MetricFamily Api::LbChecksFamily(
       {}};
   std::lock_guard<std::mutex> lock(lb_mu_);
   for (auto it = lb_checks_.begin(); it != lb_checks_.end();) {
-    const auto& [cluster, check, code] = it->first;
+    // Named, not a structured binding: clang 14 refuses a lambda capturing one.
+    const std::string& cluster = std::get<0>(it->first);
+    const auto& check = std::get<1>(it->first);
+    const int code = std::get<2>(it->first);
     const bool configured =
         std::any_of(clusters.begin(), clusters.end(),
                     [&](const auto& c) { return c->name() == cluster; });

@@ -38,6 +38,8 @@ std::string Error(pg_conn* conn, std::string_view fallback) {
                       fallback);
 }
 
+}  // namespace
+
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -45,8 +47,6 @@ double Percentile(std::vector<double> v, double p) {
   rank = std::clamp<std::size_t>(rank, 1, v.size());
   return v[rank - 1];
 }
-
-}  // namespace
 
 ReadSample ReadLoad::ReadOnce(const std::string& dsn, Duration timeout,
                               const Clock* clock) {

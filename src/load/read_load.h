@@ -75,6 +75,9 @@ class ReadLoad {
   std::vector<std::thread> threads_;
 };
 
+// The nearest-rank percentile `p` (0..1) of `values`; 0 for none.
+double Percentile(std::vector<double> values, double p);
+
 // A server the report knows by name: where reads landing on it come from.
 struct LoadServer {
   std::string name;

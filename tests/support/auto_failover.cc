@@ -1,6 +1,5 @@
 #include "support/auto_failover.h"
 
-#include <libpq-fe.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <stdexcept>
 
 #include "support/ports.h"
+#include "support/pq.h"
 #include "support/procs.h"
 #include "support/wait.h"
 
@@ -25,31 +25,6 @@ constexpr char kPath[] = "PATH=/usr/lib/postgresql/15/bin:/usr/bin:/bin";
 std::string Tail(const std::string& text) {
   const std::size_t at = text.size() > 3000 ? text.size() - 3000 : 0;
   return text.substr(at);
-}
-
-std::string Query(const std::string& dsn, const std::string& sql) {
-  PGconn* c = PQconnectdb(dsn.c_str());
-  if (PQstatus(c) != CONNECTION_OK) {
-    const std::string e = PQerrorMessage(c);
-    PQfinish(c);
-    throw std::runtime_error(e);
-  }
-  PGresult* r = PQexec(c, sql.c_str());
-  const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK ||
-                  PQresultStatus(r) == PGRES_COMMAND_OK;
-  std::string out;
-  for (int i = 0; ok && i < PQntuples(r); ++i) {
-    if (i > 0) out += '\n';
-    for (int j = 0; j < PQnfields(r); ++j) {
-      if (j > 0) out += '|';
-      out += PQgetvalue(r, i, j);
-    }
-  }
-  const std::string e = PQerrorMessage(c);
-  PQclear(r);
-  PQfinish(c);
-  if (!ok) throw std::runtime_error(sql + ": " + e);
-  return out;
 }
 
 }  // namespace
@@ -104,8 +79,8 @@ TestAutoFailover::TestAutoFailover(int nodes) {
     if (!WaitUntil(
             [&] {
               try {
-                Query(MonitorDsn(),
-                      "SELECT 1 FROM pgautofailover.node LIMIT 1");
+                QueryRows(MonitorDsn(),
+                          "SELECT 1 FROM pgautofailover.node LIMIT 1");
                 return true;
               } catch (const std::exception&) {
                 return false;
@@ -171,9 +146,9 @@ std::map<std::string, std::string> TestAutoFailover::States() const {
   std::map<std::string, std::string> out;
   std::string rows;
   try {
-    rows = Query(MonitorDsn(),
-                 "SELECT nodename, reportedstate, goalstate FROM "
-                 "pgautofailover.node ORDER BY nodeid");
+    rows = QueryRows(MonitorDsn(),
+                     "SELECT nodename, reportedstate, goalstate FROM "
+                     "pgautofailover.node ORDER BY nodeid");
   } catch (const std::exception&) {
     return out;
   }
@@ -225,8 +200,7 @@ void TestAutoFailover::Write() const {
 }
 
 std::string TestAutoFailover::Psql(int i, const std::string& sql) const {
-  const std::string out = Query(Dsn(i), sql);
-  return out.substr(0, out.find('\n'));
+  return QueryFirst(Dsn(i), sql);
 }
 
 std::string TestAutoFailover::Log(const std::string& name) const {

@@ -1,6 +1,5 @@
 #include "support/patroni.h"
 
-#include <libpq-fe.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include "support/http_client.h"
 #include "support/ports.h"
+#include "support/pq.h"
 #include "support/procs.h"
 #include "support/wait.h"
 
@@ -370,22 +370,11 @@ void TestPatroni::Switchover(const std::string& candidate) {
 }
 
 std::string TestPatroni::Psql(int i, const std::string& sql) const {
-  PGconn* c = PQconnectdb(Dsn(i).c_str());
-  if (PQstatus(c) != CONNECTION_OK) {
-    const std::string e = PQerrorMessage(c);
-    PQfinish(c);
-    throw std::runtime_error("TestPatroni: " + Name(i) + ": " + e);
+  try {
+    return QueryFirst(Dsn(i), sql);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("TestPatroni: " + Name(i) + ": " + e.what());
   }
-  PGresult* r = PQexec(c, sql.c_str());
-  const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK ||
-                  PQresultStatus(r) == PGRES_COMMAND_OK;
-  const std::string out =
-      ok && PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-  const std::string e = PQerrorMessage(c);
-  PQclear(r);
-  PQfinish(c);
-  if (!ok) throw std::runtime_error("TestPatroni: " + sql + ": " + e);
-  return out;
 }
 
 bool TestPatroni::Streaming(int i) const {
