@@ -20,82 +20,11 @@
 #include <vector>
 
 #include "cluster/cluster_state.h"
+#include "cluster/example_cluster.h"
 #include "http/api.h"
 
 namespace pgre {
 namespace {
-
-Config FourServers(int i) {
-  Config c;
-  c.cluster = "cluster" + std::to_string(i);
-  c.primary.name = "primary";
-  c.primary.role = Role::kPrimary;
-  for (int r = 1; r <= 3; ++r) {
-    ServerConfig s;
-    s.name = "replica" + std::to_string(r);
-    s.application_name = s.name;
-    s.role = Role::kReplica;
-    c.replicas.push_back(s);
-  }
-  return c;
-}
-
-PollOutcome Poll(const FakeClock& clock, int server, Lsn lsn) {
-  PollOutcome o;
-  o.ok = true;
-  o.at = clock.Now();
-  o.wall_at = clock.WallNow();
-  o.duration = std::chrono::milliseconds(2);
-  ServerSample& s = o.sample;
-  for (const char* c : {"server", "stat_replication", "replication_slots",
-                        "wal_receiver", "activity", "system_identifier"}) {
-    s.collector_success[c] = true;
-  }
-  s.server_version = 150018;
-  s.timeline = 1;
-  s.max_connections = 100;
-  s.superuser_reserved_connections = 3;
-  s.system_identifier = 7300000000000000001ULL;
-  for (const char* state : kConnectionStates) s.connections_by_state[state] = 0;
-  s.connections_by_state["active"] = 3;
-  s.connections_by_state["idle"] = 12;
-  if (server == 0) {
-    s.current_lsn = lsn;
-    for (int r = 1; r <= 3; ++r) {
-      StandbyRow row;
-      row.application_name = "replica" + std::to_string(r);
-      row.client_addr = "10.0.0." + std::to_string(r);
-      row.state = "streaming";
-      row.sync_state = "async";
-      row.sent_lsn = row.write_lsn = row.flush_lsn = row.replay_lsn = lsn;
-      row.write_lag = row.flush_lag = row.replay_lag = 0.001;
-      s.standbys.push_back(row);
-      SlotRow slot;
-      slot.slot_name = "slot" + std::to_string(r);
-      slot.slot_type = "physical";
-      slot.active = true;
-      slot.retained_bytes = 4096;
-      slot.wal_status = "reserved";
-      s.slots.push_back(slot);
-    }
-  } else {
-    s.in_recovery = true;
-    s.receive_lsn = s.replay_lsn = lsn;
-    s.replay_paused = false;
-    s.last_xact_replay_timestamp = ToUnixSeconds(clock.WallNow());
-    WalReceiverRow w;
-    w.status = "streaming";
-    w.written_lsn = w.flushed_lsn = w.latest_end_lsn = lsn;
-    w.received_tli = 1;
-    w.last_msg_send_time = w.last_msg_receipt_time =
-        ToUnixSeconds(clock.WallNow());
-    w.sender_host = "10.0.0.100";
-    w.sender_port = 5432;
-    w.slot_name = "slot" + std::to_string(server);
-    s.wal_receiver = w;
-  }
-  return o;
-}
 
 int Main(int argc, char** argv) {
   int clusters = 250, scrapes = 100;
@@ -123,10 +52,11 @@ int Main(int argc, char** argv) {
   Lsn lsn = 0x3000000;
   auto poll_cluster = [&](ClusterState& c) {
     lsn += 8192;
-    for (int s = 0; s < 4; ++s) c.RecordPoll(s, Poll(clock, s, lsn));
+    for (int s = 0; s < 4; ++s) c.RecordPoll(s, example::Poll(clock, s, lsn));
   };
   for (int i = 0; i < clusters; ++i) {
-    states.push_back(std::make_unique<ClusterState>(FourServers(i), &clock));
+    states.push_back(
+        std::make_unique<ClusterState>(example::FourServers(i), &clock));
     poll_cluster(*states.back());
     clock.Advance(std::chrono::milliseconds(1));
     poll_cluster(*states.back());  // the lag is now exact

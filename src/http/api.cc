@@ -4,7 +4,6 @@
 #include <event2/keyvalq_struct.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
-#include <prometheus/text_serializer.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,6 +11,7 @@
 #include "http/gzip.h"
 #include "http/json_api.h"
 #include "http/metrics.h"
+#include "http/text_format.h"
 
 namespace pgre {
 
@@ -211,7 +211,7 @@ HttpResponse Api::Metrics(bool gzip) const {
   if (extra_) {
     for (auto& f : extra_()) self.push_back(std::move(f));
   }
-  const std::string tail = prometheus::TextSerializer().Serialize(self);
+  const std::string tail = TextFormat(self);
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.headers.push_back({"Vary", "Accept-Encoding"});

@@ -1,13 +1,12 @@
 #include "http/exposition.h"
 
-#include <prometheus/text_serializer.h>
-
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <string_view>
+#include <unordered_map>
 
 #include "http/metrics.h"
+#include "http/text_format.h"
 
 namespace pgre {
 namespace {
@@ -25,54 +24,32 @@ const std::string* InternHeader(std::string_view header) {
   return &*it;
 }
 
+// A family's header, interned; found by the address of its name (a static
+// string, TextFamilies) without a lock once this thread has seen it.
+const std::string* HeaderOf(const TextFamilies::Family& f) {
+  thread_local std::unordered_map<const char*, const std::string*> seen;
+  auto it = seen.find(f.name.data());
+  if (it != seen.end()) return it->second;
+  std::string header;
+  AppendFamilyHeader(f.name, f.help, f.type, &header);
+  const std::string* interned = InternHeader(header);
+  seen.emplace(f.name.data(), interned);
+  return interned;
+}
+
 std::shared_ptr<RenderedCluster> RenderPart(
     std::shared_ptr<const Snapshot> snapshot) {
   auto part = std::make_shared<RenderedCluster>();
-  const prometheus::TextSerializer serializer;
-  std::vector<prometheus::MetricFamily> families =
-      BuildMetricFamilies(*snapshot);
-  // One stream for the whole cluster; each family's extent is recorded.
-  std::ostringstream out;
-  std::vector<std::pair<std::size_t, std::size_t>> extents;
-  std::vector<prometheus::MetricFamily> one(1);
-  for (prometheus::MetricFamily& f : families) {
-    const auto begin = static_cast<std::size_t>(out.tellp());
-    one[0] = std::move(f);
-    serializer.Serialize(out, one);
-    extents.emplace_back(begin, static_cast<std::size_t>(out.tellp()));
-    f = std::move(one[0]);
-  }
-  const std::string all = std::move(out).str();
-  // Each family: its header interned, its samples appended to part->text,
-  // reserved first so that the views taken while appending stay valid.
-  std::vector<std::size_t> header_ends;
-  std::size_t samples_size = 0;
-  for (const auto& [begin, stop] : extents) {
-    const std::string_view t =
-        std::string_view(all).substr(begin, stop - begin);
-    // The header ends with the TYPE line.
-    auto type = t.find("# TYPE ");
-    auto end = type == std::string_view::npos ? 0 : t.find('\n', type);
-    end = end == std::string_view::npos ? t.size() : end + 1;
-    header_ends.push_back(end);
-    samples_size += t.size() - end;
-  }
-  part->text.reserve(samples_size);
-  part->families.resize(families.size());
-  for (std::size_t i = 0; i < families.size(); ++i) {
-    const std::string_view t = std::string_view(all).substr(
-        extents[i].first, extents[i].second - extents[i].first);
+  TextFamilies text = BuildTextFamilies(*snapshot);
+  part->text = std::move(text.samples);
+  part->families.resize(text.families.size());
+  for (std::size_t i = 0; i < text.families.size(); ++i) {
+    const TextFamilies::Family& f = text.families[i];
     RenderedCluster::Family& family = part->families[i];
-    family.header = InternHeader(t.substr(0, header_ends[i]));
-    const std::string_view name = families[i].name;
-    const auto at = family.header->find(name);
-    family.name =
-        at == std::string::npos
-            ? std::string_view(*InternHeader(name))
-            : std::string_view(*family.header).substr(at, name.size());
-    const std::size_t from = part->text.size();
-    part->text.append(t.substr(header_ends[i]));
-    family.samples = std::string_view(part->text).substr(from);
+    family.header = HeaderOf(f);
+    // "# HELP NAME " or "# TYPE NAME ": the name follows the first 7 bytes.
+    family.name = std::string_view(*family.header).substr(7, f.name.size());
+    family.samples = std::string_view(part->text).substr(f.begin, f.size);
   }
   part->snapshot = std::move(snapshot);
   return part;

@@ -1,8 +1,8 @@
 // Exposition: the clusters' part of /metrics kept ready, so that a scrape
 // only assembles bytes and its cost does not grow with the request rate.
 //
-// A cluster's families are rendered (metrics.h, then prometheus-cpp's
-// TextSerializer) into pieces, one per family. Two ways:
+// A cluster's families are rendered (metrics.h, then text_format.h) into
+// pieces, one per family. Two ways:
 //  - in the background, off the HTTP thread: while scrapes come often (the
 //    last two, and the last and now, within `hot_window`), the engine calls
 //    Prerender after a cluster changed, at most once per poll interval per

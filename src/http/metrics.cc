@@ -1,14 +1,18 @@
 #include "http/metrics.h"
 
+#include <array>
 #include <deque>
 #include <initializer_list>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "cluster/manager.h"
+#include "http/text_format.h"
 
 namespace pgre {
 namespace {
@@ -16,54 +20,150 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-using Labels = std::vector<std::pair<std::string, std::string>>;
 
-// Builds families in a fixed order, each created on first use: no string
-// is made of a name or help text but the family's own, once.
+// A series' labels, beside the cluster's: views into the snapshot (or into
+// temporaries that outlive the call they are passed to). Inline: no
+// allocation per series.
+class Labels {
+ public:
+  static constexpr std::size_t kMax = 6;
+  Labels() = default;
+  Labels(std::initializer_list<LabelRef> labels) {
+    for (const LabelRef& l : labels) push_back(l);
+  }
+  // These labels, then `more`.
+  Labels With(std::initializer_list<LabelRef> more) const {
+    Labels l = *this;
+    for (const LabelRef& x : more) l.push_back(x);
+    return l;
+  }
+  void push_back(LabelRef l) {
+    if (n_ == kMax) throw std::length_error("too many labels for a series");
+    items_[n_++] = l;
+  }
+  const LabelRef* begin() const { return items_.data(); }
+  const LabelRef* end() const { return items_.data() + n_; }
+  std::size_t size() const { return n_; }
+
+ private:
+  std::array<LabelRef, kMax> items_{};
+  std::size_t n_ = 0;
+};
+
+// Builds families in the order of their first use, either as prometheus-cpp's
+// model (BuildMetricFamilies) or written at once in the text format
+// (BuildTextFamilies). A family is found by the address of its name (a
+// string literal at each call site) in a table kept per thread across
+// renderings, so a series costs no string comparison and, in the text
+// format, no allocation once the thread's buffers have grown.
 class Families {
  public:
-  explicit Families(std::string cluster) : cluster_(std::move(cluster)) {}
+  Families(std::string_view cluster, bool text)
+      : cluster_(cluster), text_(text), table_(Table()) {
+    ++table_.epoch;
+  }
 
-  void Gauge(std::string_view name, std::string_view help, Labels labels,
+  void Gauge(std::string_view name, std::string_view help, const Labels& labels,
              double value) {
-    Add(name, help, MetricType::Gauge, std::move(labels)).gauge.value = value;
+    Add(name, help, MetricType::Gauge, labels, value);
   }
-  void Counter(std::string_view name, std::string_view help, Labels labels,
-               double value) {
-    Add(name, help, MetricType::Counter, std::move(labels)).counter.value =
-        value;
+  void Counter(std::string_view name, std::string_view help,
+               const Labels& labels, double value) {
+    Add(name, help, MetricType::Counter, labels, value);
   }
-  std::vector<MetricFamily> Take() {
-    std::vector<MetricFamily> out;
-    for (auto& f : families_) {
-      if (!f.metric.empty()) out.push_back(std::move(f));
+
+  std::vector<MetricFamily> TakeFamilies() { return std::move(families_); }
+
+  TextFamilies TakeText() {
+    TextFamilies out;
+    std::size_t size = 0;
+    for (std::size_t slot : order_) size += table_.slots[slot].text.size();
+    out.samples.reserve(size);
+    out.families.reserve(order_.size());
+    for (std::size_t slot : order_) {
+      const Slot& s = table_.slots[slot];
+      out.families.push_back(TextFamilies::Family{
+          s.name, s.help, s.type, out.samples.size(), s.text.size()});
+      out.samples += s.text;
     }
     return out;
   }
 
  private:
-  MetricFamily& Family(std::string_view name, std::string_view help,
-                       MetricType type) {
-    auto it = index_.find(name);
-    if (it != index_.end()) return families_[it->second];
-    families_.push_back(
-        MetricFamily{std::string(name), std::string(help), type, {}});
-    index_.emplace(families_.back().name, families_.size() - 1);
-    return families_.back();
-  }
-  ClientMetric& Add(std::string_view name, std::string_view help,
-                    MetricType type, Labels labels) {
-    MetricFamily& f = Family(name, help, type);
-    ClientMetric& m = f.metric.emplace_back();
-    m.label.reserve(labels.size() + 1);
-    if (!cluster_.empty()) m.label.push_back({"cluster", cluster_});
-    for (auto& [k, v] : labels) m.label.push_back({k, std::move(v)});
-    return m;
+  struct Slot {
+    std::string_view name, help;  // string literals: static
+    MetricType type;
+    std::uint64_t used_in = 0;  // the epoch of the rendering that used it
+    std::size_t position = 0;   // in families_ (prometheus-cpp's model)
+    std::string text;           // the sample lines (text format)
+  };
+  struct SlotTable {
+    std::uint64_t epoch = 0;
+    std::deque<Slot> slots;
+    std::unordered_map<const char*, std::size_t> by_address;
+  };
+  static SlotTable& Table() {
+    thread_local SlotTable table;
+    return table;
   }
 
-  std::string cluster_;
-  std::deque<MetricFamily> families_;  // stable: index_ views their names
-  std::map<std::string_view, std::size_t> index_;
+  std::size_t Find(std::string_view name, std::string_view help,
+                   MetricType type) {
+    auto it = table_.by_address.find(name.data());
+    if (it != table_.by_address.end() &&
+        table_.slots[it->second].name.size() == name.size()) {
+      return it->second;
+    }
+    // First use of this call site on this thread: the same name may have
+    // a slot from another call site.
+    std::size_t slot = 0;
+    while (slot < table_.slots.size() && table_.slots[slot].name != name) {
+      ++slot;
+    }
+    if (slot == table_.slots.size()) {
+      table_.slots.push_back(Slot{name, help, type, 0, 0, {}});
+    }
+    table_.by_address[name.data()] = slot;
+    return slot;
+  }
+
+  void Add(std::string_view name, std::string_view help, MetricType type,
+           const Labels& labels, double value) {
+    const std::size_t slot = Find(name, help, type);
+    Slot& s = table_.slots[slot];
+    if (s.used_in != table_.epoch) {
+      s.used_in = table_.epoch;
+      order_.push_back(slot);
+      if (text_) {
+        s.text.clear();
+      } else {
+        s.position = families_.size();
+        families_.push_back(
+            MetricFamily{std::string(s.name), std::string(s.help), type, {}});
+      }
+    }
+    std::array<LabelRef, Labels::kMax + 1> all;
+    std::size_t n = 0;
+    if (!cluster_.empty()) all[n++] = {"cluster", cluster_};
+    for (const LabelRef& l : labels) all[n++] = l;
+    if (text_) {
+      AppendSampleLine(s.name, all.data(), n, value, &s.text);
+      return;
+    }
+    ClientMetric& m = families_[s.position].metric.emplace_back();
+    m.label.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      m.label.push_back(
+          {std::string(all[i].first), std::string(all[i].second)});
+    }
+    (type == MetricType::Counter ? m.counter.value : m.gauge.value) = value;
+  }
+
+  std::string_view cluster_;
+  bool text_;
+  SlotTable& table_;
+  std::vector<std::size_t> order_;      // slots, in order of first use
+  std::vector<MetricFamily> families_;  // prometheus-cpp's model
 };
 
 double B(bool b) { return b ? 1.0 : 0.0; }
@@ -72,8 +172,7 @@ void AddServer(Families& f, const ServerView& v) {
   const Labels s = {{"server", v.name}};
   f.Gauge("pg_replica_up",
           "Whether the last poll of the server succeeded (1) or not (0).",
-          {{"server", v.name}, {"role", std::string(RoleName(v.role))}},
-          B(v.up));
+          {{"server", v.name}, {"role", RoleName(v.role)}}, B(v.up));
   f.Gauge("pg_replica_poll_duration_seconds",
           "Duration of the last poll of the server.", s,
           v.poll_duration_seconds);
@@ -368,12 +467,9 @@ std::optional<std::int64_t> PoolSize(const PgBouncerSample& s,
 
 void AddPgBouncer(Families& f, const PgBouncerView& v) {
   const Labels b = {{"pgbouncer", v.name}, {"server", v.server}};
-  auto with =
-      [&](std::initializer_list<std::pair<std::string, std::string>> more) {
-        Labels l = b;
-        l.insert(l.end(), more.begin(), more.end());
-        return l;
-      };
+  auto with = [&](std::initializer_list<LabelRef> more) {
+    return b.With(more);
+  };
   f.Gauge("pg_replica_pgbouncer_up",
           "Whether the last poll of the pgbouncer's admin console succeeded "
           "(1) or not (0).",
@@ -512,8 +608,9 @@ void AddPgBouncer(Families& f, const PgBouncerView& v) {
 
 }  // namespace
 
-std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& snapshot) {
-  Families f(snapshot.cluster);
+namespace {
+
+void Build(Families& f, const Snapshot& snapshot) {
   for (const ServerView& v : snapshot.servers) AddServer(f, v);
   for (const ServerView& v : snapshot.servers) {
     AddLagAndRouting(f, snapshot, v);
@@ -532,7 +629,20 @@ std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& snapshot) {
                 {{"server", v.name}}, double(v.routing.routed_reads));
     }
   }
-  return f.Take();
+}
+
+}  // namespace
+
+std::vector<MetricFamily> BuildMetricFamilies(const Snapshot& snapshot) {
+  Families f(snapshot.cluster, /*text=*/false);
+  Build(f, snapshot);
+  return f.TakeFamilies();
+}
+
+TextFamilies BuildTextFamilies(const Snapshot& snapshot) {
+  Families f(snapshot.cluster, /*text=*/true);
+  Build(f, snapshot);
+  return f.TakeText();
 }
 
 }  // namespace pgre

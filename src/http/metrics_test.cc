@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "http/text_format.h"
+
 namespace pgre {
 namespace {
 
@@ -27,6 +29,18 @@ std::optional<double> Find(
     }
   }
   return std::nullopt;
+}
+
+// The scrape's path (BuildTextFamilies, headers written by text_format.h)
+// and prometheus-cpp's serializer of BuildMetricFamilies: the same bytes.
+void CheckTextPath(const Snapshot& s) {
+  const TextFamilies text = BuildTextFamilies(s);
+  std::string ours;
+  for (const TextFamilies::Family& f : text.families) {
+    AppendFamilyHeader(f.name, f.help, f.type, &ours);
+    ours += text.samples.substr(f.begin, f.size);
+  }
+  CHECK(ours == prometheus::TextSerializer().Serialize(BuildMetricFamilies(s)));
 }
 
 Snapshot Base() {
@@ -75,6 +89,7 @@ Snapshot Base() {
 }
 
 TEST_CASE("healthy cluster publishes the fixed series", "[metrics]") {
+  CheckTextPath(Base());
   const auto f = BuildMetricFamilies(Base());
   CHECK(Find(f, "pg_replica_up",
              {{"server", "primary"}, {"role", "primary"}}) == 1);
@@ -188,6 +203,7 @@ TEST_CASE("routing series appear once the routing loop runs", "[metrics]") {
   s.failover_active = true;
   s.servers[0].routing.routed_reads = 4;
   s.servers[1].routing.routed_reads = 9;
+  CheckTextPath(s);
   const auto f = BuildMetricFamilies(s);
   CHECK(Find(f, "pg_replica_healthy", {{"server", "replica1"}}) == 0);
   // The primary takes writes: it has no rotation state to publish.
@@ -203,9 +219,9 @@ TEST_CASE("routing series appear once the routing loop runs", "[metrics]") {
 TEST_CASE("the text format escapes hostile label values", "[metrics]") {
   Snapshot s = Base();
   s.servers[1].name = "evil\"\n\\name";
-  const std::string text =
-      prometheus::TextSerializer().Serialize(BuildMetricFamilies(s));
+  const std::string text = TextFormat(BuildMetricFamilies(s));
   CHECK(text.find("server=\"evil\\\"\\n\\\\name\"") != std::string::npos);
+  CheckTextPath(s);
 }
 
 TEST_CASE("pgbouncer series: pools, utilization, stats, down",
@@ -248,6 +264,7 @@ TEST_CASE("pgbouncer series: pools, utilization, stats, down",
                          {"version", false}};
   b.sample = x;
   s.pgbouncers.push_back(b);
+  CheckTextPath(s);
   auto f = BuildMetricFamilies(s);
   using L = std::vector<std::pair<std::string, std::string>>;
   const L pl = {{"cluster", "main"},
@@ -272,7 +289,7 @@ TEST_CASE("pgbouncer series: pools, utilization, stats, down",
              {{"collector", "version"}}) == 0);
   CHECK(Find(f, "pg_replica_pgbouncer_pool_info",
              {{"pool_mode", "transaction"}}) == 1);
-  const std::string text = prometheus::TextSerializer().Serialize(f);
+  const std::string text = TextFormat(f);
   CHECK_THAT(text,
              Catch::Contains(
                  "# TYPE pg_replica_pgbouncer_transactions_total counter"));
@@ -282,13 +299,13 @@ TEST_CASE("pgbouncer series: pools, utilization, stats, down",
   // Every server series is the same with and without the pgbouncer.
   Snapshot without = s;
   without.pgbouncers.clear();
-  const std::string plain =
-      prometheus::TextSerializer().Serialize(BuildMetricFamilies(without));
+  const std::string plain = TextFormat(BuildMetricFamilies(without));
   CHECK(text.find(plain.substr(0, plain.find("# HELP"))) == 0);
 
   // Down: up 0, no pool series.
   s.pgbouncers[0].up = false;
   s.pgbouncers[0].sample.reset();
+  CheckTextPath(s);
   f = BuildMetricFamilies(s);
   CHECK(Find(f, "pg_replica_pgbouncer_up", {{"pgbouncer", "bouncer1"}}) == 0);
   CHECK_FALSE(Find(f, "pg_replica_pgbouncer_pool_utilization_ratio", pl));
