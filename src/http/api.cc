@@ -4,6 +4,7 @@
 #include <event2/keyvalq_struct.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -78,7 +79,19 @@ Api::Api(ClusterSource source, BuildInfo build, std::string telemetry_path,
       build_(std::move(build)),
       telemetry_path_(std::move(telemetry_path)),
       self_registry_(std::make_shared<prometheus::Registry>()),
+      clock_(clock),
       exposition_(clock) {
+  scrape_seconds_ =
+      &prometheus::BuildHistogram()
+           .Name("pg_replica_exporter_scrape_duration_seconds")
+           .Help(
+               "Time the agent took to answer a request of the telemetry "
+               "path, from the request to its body (the body's sending "
+               "not included).")
+           .Register(*self_registry_)
+           .Add({}, prometheus::Histogram::BucketBoundaries{
+                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                        0.25, 1});
   agent_.version = build_.version;
   agent_.revision = build_.revision;
   prometheus::BuildGauge()
@@ -172,12 +185,15 @@ HttpResponse Api::Handle(const ApiRequest& request) const {
 }
 
 HttpResponse Api::Metrics(bool gzip) const {
+  const MonoTime started = clock_->Now();
   const auto clusters = source_();
-  std::vector<std::shared_ptr<const Snapshot>> snapshots;
-  snapshots.reserve(clusters->size());
-  for (const auto& c : *clusters) snapshots.push_back(c->Get());
-  const std::shared_ptr<const ExpositionBody> part =
-      exposition_.Render(snapshots);
+  std::vector<std::string_view> names;
+  names.reserve(clusters->size());
+  for (const auto& c : *clusters) names.push_back(c->name());
+  // A cluster's snapshot is taken (and copied, if it changed) only when
+  // its rendering is not fresh: while scrapes come often, never.
+  const std::shared_ptr<const ExpositionBody> part = exposition_.Render(
+      names, [&](std::size_t i) { return (*clusters)[i]->Get(); });
   // The agent's own families change with every request: rendered each
   // time, after the clusters' part (no family is in both).
   std::vector<prometheus::MetricFamily> self = self_registry_->Collect();
@@ -211,7 +227,9 @@ HttpResponse Api::Metrics(bool gzip) const {
   if (extra_) {
     for (auto& f : extra_()) self.push_back(std::move(f));
   }
-  const std::string tail = TextFormat(self);
+  std::string tail = TextFormat(self);
+  // The time of this scrape's own work is in the next scrape.
+  scrape_seconds_->Observe(ToSeconds(clock_->Now() - started));
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   r.headers.push_back({"Vary", "Accept-Encoding"});

@@ -25,6 +25,7 @@
 #ifndef PGRE_HTTP_API_H_
 #define PGRE_HTTP_API_H_
 
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <functional>
@@ -142,6 +143,8 @@ class Api {
   ExtraMetrics extra_;
   mutable std::mutex agent_mu_;
   AgentState agent_;  // guarded by agent_mu_
+  const Clock* clock_;
+  prometheus::Histogram* scrape_seconds_ = nullptr;  // in self_registry_
   mutable ExpositionCache exposition_;
   // The last answer per (cluster, path), with the snapshot it came from.
   struct CachedJson {

@@ -92,38 +92,56 @@ void ExpositionCache::Prerender(std::shared_ptr<const Snapshot> snapshot,
 
 std::shared_ptr<const ExpositionBody> ExpositionCache::Render(
     const std::vector<std::shared_ptr<const Snapshot>>& snapshots) {
+  std::vector<std::string_view> names;
+  names.reserve(snapshots.size());
+  for (const auto& s : snapshots) names.push_back(s->cluster);
+  return Render(names, [&](std::size_t i) { return snapshots[i]; });
+}
+
+std::shared_ptr<const ExpositionBody> ExpositionCache::Render(
+    const std::vector<std::string_view>& clusters,
+    const SnapshotOf& snapshot_of) {
   const MonoTime now = clock_->Now();
   const std::int64_t before = last_scrape_ns_.exchange(Ticks(now));
   scrape_gap_ns_.store(before == INT64_MIN ? INT64_MAX : Ticks(now) - before);
-  const std::size_t n = snapshots.size();
+  const std::size_t n = clusters.size();
   std::vector<std::shared_ptr<const RenderedCluster>> use(n);
+  std::vector<std::size_t> stale;  // a rendering, no longer fresh
   std::vector<std::size_t> missing;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (std::size_t i = 0; i < n; ++i) {
-      auto it = rendered_.find(snapshots[i]->cluster);
-      if (it != rendered_.end() && (it->second->snapshot == snapshots[i] ||
-                                    now < it->second->fresh_until)) {
-        use[i] = it->second;
-      } else {
+      auto it = rendered_.find(clusters[i]);
+      if (it == rendered_.end()) {
         missing.push_back(i);
+      } else {
+        use[i] = it->second;
+        if (now >= it->second->fresh_until) stale.push_back(i);
       }
     }
   }
-  // Rendered here, outside the lock (the background may store meanwhile).
+  // Outside the lock (the background may store meanwhile): a rendering no
+  // longer fresh still serves an unchanged cluster; the others are
+  // rendered here.
+  std::vector<std::shared_ptr<const Snapshot>> current(n);
+  for (std::size_t i : stale) {
+    current[i] = snapshot_of(i);
+    if (use[i]->snapshot != current[i]) missing.push_back(i);
+  }
   for (std::size_t i : missing) {
-    std::shared_ptr<RenderedCluster> part = RenderPart(snapshots[i]);
+    if (!current[i]) current[i] = snapshot_of(i);
+    std::shared_ptr<RenderedCluster> part = RenderPart(current[i]);
     part->fresh_until = now + options_.scrape_fresh_for;
     use[i] = std::move(part);
     ++scrape_renders_;
   }
   std::lock_guard<std::mutex> lock(mu_);
-  for (std::size_t i : missing) rendered_[snapshots[i]->cluster] = use[i];
+  for (std::size_t i : missing) rendered_[std::string(clusters[i])] = use[i];
   if (rendered_.size() > n) {
     // Clusters gone (a reload): keep only the current ones.
-    std::map<std::string, std::shared_ptr<const RenderedCluster>> keep;
-    for (std::size_t i = 0; i < n; ++i)
-      keep[use[i]->snapshot->cluster] = use[i];
+    std::map<std::string, std::shared_ptr<const RenderedCluster>, std::less<>>
+        keep;
+    for (std::size_t i = 0; i < n; ++i) keep[std::string(clusters[i])] = use[i];
     rendered_.swap(keep);
   }
   if (body_ && use == parts_) return body_;
@@ -140,11 +158,12 @@ std::shared_ptr<const ExpositionBody> ExpositionCache::Render(
     std::vector<std::string_view> samples;
   };
   std::vector<Slot> slots;
-  std::map<std::string_view, std::size_t> index;
+  // Interned headers: one address per family.
+  std::unordered_map<const std::string*, std::size_t> index;
   std::size_t size = 0;
   for (const auto& part : use) {
     for (const RenderedCluster::Family& f : part->families) {
-      auto [it, added] = index.emplace(f.name, slots.size());
+      auto [it, added] = index.emplace(f.header, slots.size());
       if (added) {
         slots.push_back(Slot{f.header, {}});
         size += f.header->size();

@@ -25,6 +25,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,8 +90,17 @@ class ExpositionCache {
   // REQUIRES: clock outlives the cache.
   explicit ExpositionCache(const Clock* clock, ExpositionOptions options = {});
 
-  // The body for `snapshots` (one per cluster, in cluster order, names
-  // unique; none null). Records a scrape.
+  // The body for the clusters named `clusters` (in order, unique).
+  // `snapshot_of(i)` gives cluster i's current snapshot (not null); it is
+  // asked only for a cluster without a fresh rendering, so a scrape that
+  // finds every cluster rendered in the background copies no snapshot.
+  // Records a scrape.
+  using SnapshotOf =
+      std::function<std::shared_ptr<const Snapshot>(std::size_t)>;
+  std::shared_ptr<const ExpositionBody> Render(
+      const std::vector<std::string_view>& clusters,
+      const SnapshotOf& snapshot_of);
+  // The same, for snapshots at hand (one per cluster, in order).
   std::shared_ptr<const ExpositionBody> Render(
       const std::vector<std::shared_ptr<const Snapshot>>& snapshots);
 
@@ -116,7 +126,7 @@ class ExpositionCache {
   std::atomic<std::int64_t> scrape_gap_ns_{INT64_MAX};
   mutable std::mutex mu_;
   // By cluster name: its latest rendering.
-  std::map<std::string, std::shared_ptr<const RenderedCluster>>
+  std::map<std::string, std::shared_ptr<const RenderedCluster>, std::less<>>
       rendered_;  // guarded by mu_
   // What the body was assembled from, and when.
   std::vector<std::shared_ptr<const RenderedCluster>> parts_;  // guarded

@@ -130,6 +130,36 @@ TEST_CASE("background renderings are assembled at most once per gap",
   CHECK(f.cache.scrape_renders() == 3);
 }
 
+TEST_CASE("a scrape takes a snapshot only of a cluster not freshly rendered",
+          "[exposition]") {
+  // Taking a snapshot copies it after a change, on the HTTP thread: while
+  // the background keeps every rendering fresh, a scrape takes none.
+  Fixture f;
+  std::vector<std::string_view> names = {"a", "b", "c"};
+  std::vector<std::string> asked;
+  auto scrape = [&] {
+    return f.cache.Render(names, [&](std::size_t i) {
+      asked.push_back(std::string(names[i]));
+      return std::vector{&f.a, &f.b, &f.c}[i]->Get();
+    });
+  };
+  scrape();
+  CHECK(asked.size() == 3);  // nothing rendered yet
+  asked.clear();
+  f.clock.Advance(milliseconds(500));
+  scrape();  // fresh: nothing asked
+  CHECK(asked.empty());
+  CHECK(f.cache.hot());
+  f.clock.Advance(milliseconds(600));  // the renderings are stale now
+  f.b.RecordPoll(0, Up(f.clock, 500));
+  f.cache.Prerender(f.b.Get(), seconds(2));
+  scrape();
+  // a and c: stale, asked, unchanged (not rendered); b: fresh, not asked.
+  CHECK(asked == std::vector<std::string>{"a", "c"});
+  CHECK(f.cache.scrape_renders() == 3);
+  CHECK(f.cache.prerenders() == 1);
+}
+
 TEST_CASE("a different cluster list re-renders", "[exposition]") {
   FakeClock clock;
   ClusterState a(Cluster("a"), &clock), b(Cluster("b"), &clock);
