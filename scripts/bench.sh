@@ -13,8 +13,12 @@
 #     4 servers, each cluster as its own role, so 1000 real connections and
 #     logins): time from start to every server polled (/-/ready), CPU share
 #     of one core over 30 s of 1 s polls, RSS, anonymous RSS, threads; CPU
-#     share and RSS over another 30 s with /metrics scraped every second;
-#     /metrics under wrk; memory per server from the difference.
+#     share and RSS over another 30 s with /metrics scraped every second by
+#     two scrapers (an HA pair of Prometheus), and its ratio to the first;
+#     /metrics under wrk, on a quiet and on a busy machine (two busy loops
+#     beside it), each with the agent's own p99 per scrape from its
+#     pg_replica_exporter_scrape_duration_seconds histogram; memory per
+#     server from the difference.
 #     A load-balancer check (/lb/CLUSTER/SERVER/read-only) under wrk.
 #  C. the scrape's cost in instructions (valgrind --tool=callgrind, counted
 #     inside Api::Handle: repeatable on a shared machine) per series, for a
@@ -63,9 +67,11 @@ peer_bin=/usr/bin/prometheus-postgres-exporter
 # shellcheck source=lib/cluster.sh
 source scripts/lib/cluster.sh
 pids=()
+burners=()
 tmp=$(mktemp -d /tmp/pgre-bench-XXXXXX)
 cleanup() {
   set +e  # a failing kill or wait must not skip the rest
+  for b in "${burners[@]}"; do kill "$b" 2>/dev/null; done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   pgc_destroy
@@ -185,6 +191,33 @@ start_agent() {
 }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
+# scrape_hist: "LE COUNT" per bucket of the agent's own time per scrape
+# (pg_replica_exporter_scrape_duration_seconds).
+scrape_hist() {
+  curl -s "$agent_url/metrics" |
+    awk '/^pg_replica_exporter_scrape_duration_seconds_bucket/ {
+           le = $0; sub(/.*le="/, "", le); sub(/".*/, "", le); print le, $NF }'
+}
+# hist_p99 BEFORE AFTER: the bucket holding the 99th percentile of the
+# scrapes between two scrape_hist readings ("<= 2.5 ms").
+hist_p99() {
+  paste -d' ' <(echo "$1") <(echo "$2") |
+    awk '{le[NR] = $1; d[NR] = $4 - $2} END {
+           n = d[NR]; for (i = 1; i <= NR; i++) if (d[i] >= 0.99 * n) {
+             if (le[i] == "+Inf") { print "> 1 s"; exit }
+             printf "<= %g ms", le[i] * 1000; exit } }'
+}
+# burn: two busy loops at the agent's priority, as a busy machine has
+# (sets burners; stop_burn ends them).
+burn() {
+  burners=()
+  for _ in 1 2; do
+    (while :; do :; done) &
+    burners+=($!)
+  done
+}
+stop_burn() { for b in "${burners[@]}"; do kill "$b" 2>/dev/null; wait "$b" 2>/dev/null; done; }
+
 # scrape_loop URL: GETs URL once a second, until killed.
 scrape_loop() { while true; do curl -s -o /dev/null "$1"; sleep 1; done; }
 
@@ -251,7 +284,7 @@ printf '%-34s | %-34s | %s\n' "start to every server polled" "$a_ready s" "-"
 echo
 
 # --- B. the agent alone at 100 and 1000 servers ----------------------------
-declare -A b_lb_wrk b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll
+declare -A b_lb_wrk b_wrk_busy b_self b_self_busy b_ratio b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll
 # poll_counts: "POLLS ERRORS", sums of pg_replica_polls_total and
 # pg_replica_poll_errors_total.
 poll_counts() {
@@ -278,21 +311,39 @@ for clusters in 25 250; do
   b_rss[$clusters]=$(status_kb "$agent_pid" VmRSS)
   b_anon[$clusters]=$(status_kb "$agent_pid" RssAnon)
   b_threads[$clusters]=$(status_kb "$agent_pid" Threads)
-  # The same window with /metrics scraped every second (as part A's
-  # agent): the clusters' metrics are then rendered once per poll, in the
-  # background (http/exposition.h).
+  # The same window with /metrics scraped every second by two scrapers (an
+  # HA pair of Prometheus servers): the clusters' metrics are then rendered
+  # once per poll, in the background (http/exposition.h), whatever the
+  # number of scrapers.
   scrape_loop "$agent_url/metrics" &
   loop=$!
+  sleep 0.5
+  scrape_loop "$agent_url/metrics" &
+  loop2=$!
   sleep 3  # hot: two scrapes
-  t0=$(cpu_ticks "$agent_pid")
+  s0=$(cpu_ticks "$agent_pid")
   sleep "$b_window"
-  t1=$(cpu_ticks "$agent_pid")
+  s1=$(cpu_ticks "$agent_pid")
   stop_pid "$loop"
-  b_cpu_scraped[$clusters]=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v w="$b_window" \
+  stop_pid "$loop2"
+  b_cpu_scraped[$clusters]=$(awk -v d=$((s1 - s0)) -v hz="$hz" -v w="$b_window" \
     'BEGIN {printf "%.1f %%", 100 * d / hz / w}')
+  b_ratio[$clusters]=$(awk -v a=$((t1 - t0)) -v b=$((s1 - s0)) \
+    'BEGIN {printf "%.2fx", (a > 0 ? b / a : 0)}')
   b_rss_scraped[$clusters]=$(status_kb "$agent_pid" VmRSS)
   b_series[$clusters]=$(curl -s "$agent_url/metrics" | grep -vc '^#')
+  h0=$(scrape_hist)
   b_wrk[$clusters]=$(wrk_line "$agent_url/metrics")
+  h1=$(scrape_hist)
+  b_self[$clusters]=$(hist_p99 "$h0" "$h1")
+  # The same on a busy machine: two busy loops beside the agent, wrk and
+  # the servers.
+  burn
+  h0=$(scrape_hist)
+  b_wrk_busy[$clusters]=$(wrk_line "$agent_url/metrics")
+  h1=$(scrape_hist)
+  stop_burn
+  b_self_busy[$clusters]=$(hist_p99 "$h0" "$h1")
   # A load balancer's check of one server (a cluster in the middle).
   b_lb_wrk[$clusters]=$(wrk_line "$agent_url/lb/c$((clusters / 2))/replica2/read-only")
   stop_pid "$agent_pid"
@@ -303,13 +354,17 @@ printf '%-34s | %-34s | %s\n' "" "100 servers (25 clusters)" "1000 servers (250 
 printf '%-34s | %-34s | %s\n' "start to every server polled" "${b_ready[25]} s" "${b_ready[250]} s"
 printf '%-34s | %-34s | %s\n' "CPU share of one core (${b_window} s)" "${b_cpu[25]}" "${b_cpu[250]}"
 printf '%-34s | %-34s | %s\n' "RSS (anonymous)" "$(mb "${b_rss[25]}") ($(mb "${b_anon[25]}"))" "$(mb "${b_rss[250]}") ($(mb "${b_anon[250]}"))"
-printf '%-34s | %-34s | %s\n' "CPU share, scraped every 1 s" "${b_cpu_scraped[25]}" "${b_cpu_scraped[250]}"
-printf '%-34s | %-34s | %s\n' "RSS after, scraped every 1 s" "$(mb "${b_rss_scraped[25]}")" "$(mb "${b_rss_scraped[250]}")"
+printf '%-34s | %-34s | %s\n' "CPU share, two scrapers every 1 s" "${b_cpu_scraped[25]}" "${b_cpu_scraped[250]}"
+printf '%-34s | %-34s | %s\n' "two scrapers / not scraped" "${b_ratio[25]}" "${b_ratio[250]}"
+printf '%-34s | %-34s | %s\n' "RSS after, two scrapers" "$(mb "${b_rss_scraped[25]}")" "$(mb "${b_rss_scraped[250]}")"
 printf '%-34s | %-34s | %s\n' "threads" "${b_threads[25]}" "${b_threads[250]}"
 printf '%-34s | %-34s | %s\n' "polls done (failed) in those ${b_window} s" "${b_polls[25]} (${b_errors[25]})" "${b_polls[250]} (${b_errors[250]})"
 printf '%-34s | %-34s | %s\n' "agent CPU per poll" "${b_per_poll[25]}" "${b_per_poll[250]}"
 printf '%-34s | %-34s | %s\n' "/metrics series" "${b_series[25]}" "${b_series[250]}"
 printf '%-34s | %-34s | %s\n' "/metrics under wrk -t2 -c8" "${b_wrk[25]}" "${b_wrk[250]}"
+printf '%-34s | %-34s | %s\n' "  the agent's own p99 (histogram)" "${b_self[25]}" "${b_self[250]}"
+printf '%-34s | %-34s | %s\n' "/metrics under wrk, machine busy" "${b_wrk_busy[25]}" "${b_wrk_busy[250]}"
+printf '%-34s | %-34s | %s\n' "  the agent's own p99 (histogram)" "${b_self_busy[25]}" "${b_self_busy[250]}"
 printf '%-34s | %-34s | %s\n' "/lb/ check under wrk -t2 -c8" "${b_lb_wrk[25]}" "${b_lb_wrk[250]}"
 printf '%-34s | %s\n' "anonymous memory per server" "$per_server (from 100 to 1000 servers)"
 echo
