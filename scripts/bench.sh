@@ -14,7 +14,8 @@
 #     logins): time from start to every server polled (/-/ready), CPU share
 #     of one core over 30 s of 1 s polls, RSS, anonymous RSS, threads; CPU
 #     share and RSS over another 30 s with /metrics scraped every second by
-#     two scrapers (an HA pair of Prometheus), and its ratio to the first;
+#     two scrapers asking gzip (an HA pair of Prometheus), and its ratio to
+#     the first;
 #     /metrics under wrk, on a quiet and on a busy machine (two busy loops
 #     beside it), each with the agent's own p99 per scrape from its
 #     pg_replica_exporter_scrape_duration_seconds histogram; memory per
@@ -218,8 +219,8 @@ burn() {
 }
 stop_burn() { for b in "${burners[@]}"; do kill "$b" 2>/dev/null; wait "$b" 2>/dev/null; done; }
 
-# scrape_loop URL: GETs URL once a second, until killed.
-scrape_loop() { while true; do curl -s -o /dev/null "$1"; sleep 1; done; }
+# scrape_loop URL [CURL_ARGS]: GETs URL once a second, until killed.
+scrape_loop() { while true; do curl -s -o /dev/null "$@"; sleep 1; done; }
 
 echo "pg_replica_exporter $("$bin" --version | head -1 | cut -d' ' -f2-), peer $("$peer_bin" --version 2>&1 | head -1)"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo); PostgreSQL $("$PGC_BINDIR/postgres" --version | awk '{print $3}'), 4 servers on loopback, $pg_isolation"
@@ -315,10 +316,11 @@ for clusters in 25 250; do
   # HA pair of Prometheus servers): the clusters' metrics are then rendered
   # once per poll, in the background (http/exposition.h), whatever the
   # number of scrapers.
-  scrape_loop "$agent_url/metrics" &
+  # Gzip, as Prometheus asks (Accept-Encoding: gzip).
+  scrape_loop "$agent_url/metrics" --compressed &
   loop=$!
   sleep 0.5
-  scrape_loop "$agent_url/metrics" &
+  scrape_loop "$agent_url/metrics" --compressed &
   loop2=$!
   sleep 3  # hot: two scrapes
   s0=$(cpu_ticks "$agent_pid")

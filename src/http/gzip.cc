@@ -3,12 +3,16 @@
 #include <zlib.h>
 
 namespace pgre {
+namespace {
+// zlib's fastest level (gzip.h says why).
+constexpr int kLevel = Z_BEST_SPEED;
+}  // namespace
 
 std::string Gzip(std::string_view data) {
   z_stream z{};
   // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (deflateInit2(&z, kLevel, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
     return "";
   }
   std::string out(deflateBound(&z, static_cast<uLong>(data.size())), '\0');
@@ -55,8 +59,8 @@ GzipHead GzipStart(std::string_view prefix) {
   z_stream z{};
   // gzip header (windowBits 15 + 16); the blocks end with a sync flush, at
   // a byte boundary, with no final block: more blocks may follow.
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (deflateInit2(&z, kLevel, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
     return head;
   }
   if (!DeflateAll(&z, prefix, Z_SYNC_FLUSH, &head.bytes)) head.bytes.clear();
@@ -73,8 +77,8 @@ std::string GzipFinish(const GzipHead& head, std::string_view tail) {
   // Raw deflate (windowBits -15): blocks only, the last one final. Its
   // back-references stay within the tail, so it needs none of the head's
   // compressor state.
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK) {
+  if (deflateInit2(&z, kLevel, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
     return "";
   }
   const bool ok = DeflateAll(&z, tail, Z_FINISH, &out);

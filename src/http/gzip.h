@@ -1,4 +1,11 @@
 // Gzip: the gzip encoding of a body (zlib), for Accept-Encoding: gzip.
+//
+// At zlib's fastest level (1): a body of 1 000 servers (3.65 MB) takes
+// 7.5 ms and gives 178 KB, where the default level (6) took 26 ms for
+// 147 KB (pgre_scrape_bench --clusters=250 --mode=changed-all --gzip,
+// docs/performance.md). Scraped every second by two Prometheus servers,
+// the body is compressed up to twice a second: 21 % more bytes on the wire
+// for a quarter of the CPU.
 #ifndef PGRE_HTTP_GZIP_H_
 #define PGRE_HTTP_GZIP_H_
 
@@ -8,7 +15,7 @@
 
 namespace pgre {
 
-// `data` as a gzip stream (RFC 1952), at zlib's default level. Never fails
+// `data` as a gzip stream (RFC 1952). Never fails
 // on valid input (zlib only fails on out-of-memory: then "" is returned).
 std::string Gzip(std::string_view data);
 
