@@ -36,6 +36,7 @@
 # Usage (root, Debian 12): scripts/bench.sh [--quick]
 #   --quick: 10 s instead of 60 s for A's CPU window, 5 s wrk runs, 3
 #   rounds of D.
+#   PGRE_BENCH_PARTS=BC (say) runs only those parts (default ABCD).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -43,6 +44,7 @@ cpu_window=60
 b_window=30
 wrk_seconds=10
 lb_rounds=10
+parts=${PGRE_BENCH_PARTS:-ABCD}
 if [[ ${1:-} == --quick ]]; then
   cpu_window=10
   b_window=10
@@ -227,6 +229,7 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 104857
 echo
 
 # --- A. 4 servers, side by side -------------------------------------------
+if [[ $parts == *A* ]]; then
 agent_config 1 "$tmp/a.yml"
 start_agent "$tmp/a.yml"
 a_ready=$ready_s
@@ -284,7 +287,10 @@ printf '%-34s | %-34s | %s\n' "/metrics under wrk -t2 -c8" "$a_wrk" "$p_wrk (one
 printf '%-34s | %-34s | %s\n' "start to every server polled" "$a_ready s" "-"
 echo
 
+fi
+
 # --- B. the agent alone at 100 and 1000 servers ----------------------------
+if [[ $parts == *B* ]]; then
 declare -A b_lb_wrk b_wrk_busy b_self b_self_busy b_ratio b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll
 # poll_counts: "POLLS ERRORS", sums of pg_replica_polls_total and
 # pg_replica_poll_errors_total.
@@ -371,7 +377,10 @@ printf '%-34s | %-34s | %s\n' "/lb/ check under wrk -t2 -c8" "${b_lb_wrk[25]}" "
 printf '%-34s | %s\n' "anonymous memory per server" "$per_server (from 100 to 1000 servers)"
 echo
 
+fi
+
 # --- C. instructions per series (callgrind) --------------------------------
+if [[ $parts == *C* ]]; then
 # ir CLUSTERS SCRAPES MODE [--gzip]: instructions inside Api::Handle.
 ir() {
   valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" \
@@ -396,7 +405,10 @@ for spec in "cached" "changed-one" "changed-all" "cached --gzip"; do
 done
 echo
 
+fi
+
 # --- D. the read router's brain: HAProxy draining a lagging replica --------
+if [[ $parts == *D* ]]; then
 {
   echo "cluster: lb"
   echo "poll_interval: 1s"
@@ -425,4 +437,5 @@ printf '   (agent: 1 s polls and health checks, fall 3; HAProxy: inter 1s, fall 
   --max-lag=5 --rounds="$lb_rounds" | sed 's/^/   /'
 stop_pid "$agent_pid"
 echo
+fi
 echo "(figures of one run on this machine; docs/performance.md quotes them)"
