@@ -79,7 +79,10 @@ std::shared_ptr<const RenderedCluster> RenderCluster(
 
 struct ExpositionOptions {
   Duration hot_window = std::chrono::seconds(10);
-  Duration assembly_gap = std::chrono::milliseconds(500);
+  // Under a second, so that a scraper every second gets a new body each
+  // time; near one, so that two scrapers every second (an HA pair of
+  // Prometheus servers) share one body, and one gzip encoding of it.
+  Duration assembly_gap = std::chrono::milliseconds(900);
   // How long a rendering made at a scrape serves the next ones (until the
   // background has caught up).
   Duration scrape_fresh_for = std::chrono::seconds(1);
