@@ -459,8 +459,8 @@ TEST_CASE("the JSON endpoints parse and agree with /metrics",
           const auto b = Find(second, kLastPoll, {{"server", s}});
           if (!a || a != b) return false;
           // While scrapes come often, /metrics may serve a cluster as
-          // rendered up to a poll interval ago (docs/metrics.md), and the
-          // synthetic reads count between polls: keep a triple whose
+          // rendered up to a poll interval and a second ago (docs/metrics.md),
+          // and the synthetic reads count between polls: keep a triple whose
           // answers also fall between the two scrapes' read counts.
           if (status.status != 200) return false;
           const double reads = status.body.at("routedReads").value(s, -1.0);
