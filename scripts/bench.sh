@@ -219,7 +219,13 @@ burn() {
     burners+=($!)
   done
 }
-stop_burn() { for b in "${burners[@]}"; do kill "$b" 2>/dev/null; wait "$b" 2>/dev/null; done; }
+stop_burn() {
+  for b in "${burners[@]}"; do
+    kill "$b" 2>/dev/null
+    wait "$b" 2>/dev/null || true # 143: killed, as asked (set -e)
+  done
+  burners=()
+}
 
 # scrape_loop URL [CURL_ARGS]: GETs URL once a second, until killed.
 scrape_loop() { while true; do curl -s -o /dev/null "$@"; sleep 1; done; }
