@@ -37,6 +37,8 @@
 #   --quick: 10 s instead of 60 s for A's CPU window, 5 s wrk runs, 3
 #   rounds of D.
 #   PGRE_BENCH_PARTS=BC (say) runs only those parts (default ABCD).
+#   PGRE_BENCH_PERF=DIR: part B's two CPU windows also recorded by
+#   `perf record -g` into DIR (unscraped-N.data, scraped-N.data; N clusters).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -305,6 +307,16 @@ poll_counts() {
     awk '/^pg_replica_polls_total/ {p += $2} /^pg_replica_poll_errors_total/ {e += $2}
          END {printf "%d %d", p, e}'
 }
+# window NAME: part B's CPU window (recorded with PGRE_BENCH_PERF).
+window() {
+  if [[ -n ${PGRE_BENCH_PERF:-} ]]; then
+    mkdir -p "$PGRE_BENCH_PERF"
+    perf record -q -g -p "$agent_pid" -o "$PGRE_BENCH_PERF/$1-$clusters.data" \
+      -- sleep "$b_window" >/dev/null 2>&1
+  else
+    sleep "$b_window"
+  fi
+}
 for clusters in 25 250; do
   agent_config "$clusters" "$tmp/b.yml"
   start_agent "$tmp/b.yml"
@@ -312,7 +324,7 @@ for clusters in 25 250; do
   sleep 5
   read -r p0 e0 <<<"$(poll_counts)"
   t0=$(cpu_ticks "$agent_pid")
-  sleep "$b_window"
+  window unscraped
   t1=$(cpu_ticks "$agent_pid")
   read -r p1 e1 <<<"$(poll_counts)"
   b_errors[$clusters]=$((e1 - e0))
@@ -336,7 +348,7 @@ for clusters in 25 250; do
   loop2=$!
   sleep 3  # hot: two scrapes
   s0=$(cpu_ticks "$agent_pid")
-  sleep "$b_window"
+  window scraped
   s1=$(cpu_ticks "$agent_pid")
   stop_pid "$loop"
   stop_pid "$loop2"

@@ -96,6 +96,13 @@ class Families {
     std::uint64_t used_in = 0;  // the epoch of the rendering that used it
     std::size_t position = 0;   // in families_ (prometheus-cpp's model)
     std::string text;           // the sample lines (text format)
+    // The call that came after this slot's last time: the address of its
+    // name and its slot. A cluster's series come in the same order every
+    // rendering (server after server), so this guess is nearly always
+    // right, and costs no hashing (the table's lookup, a division and a
+    // cache miss or two, was a third of a rendering in the agent).
+    const char* next_address = nullptr;
+    std::size_t next_slot = 0;
   };
   struct SlotTable {
     std::uint64_t epoch = 0;
@@ -109,6 +116,28 @@ class Families {
 
   std::size_t Find(std::string_view name, std::string_view help,
                    MetricType type) {
+    // A family's series often come one after another (one per state, per
+    // slot, per standby).
+    if (name.data() == previous_address_) return previous_;
+    if (previous_ != kNone) {
+      const Slot& p = table_.slots[previous_];
+      if (p.next_address == name.data() &&
+          table_.slots[p.next_slot].name.size() == name.size()) {
+        previous_address_ = name.data();
+        return previous_ = p.next_slot;
+      }
+    }
+    const std::size_t slot = Lookup(name, help, type);
+    if (previous_ != kNone) {
+      table_.slots[previous_].next_address = name.data();
+      table_.slots[previous_].next_slot = slot;
+    }
+    previous_address_ = name.data();
+    return previous_ = slot;
+  }
+
+  std::size_t Lookup(std::string_view name, std::string_view help,
+                     MetricType type) {
     auto it = table_.by_address.find(name.data());
     if (it != table_.by_address.end() &&
         table_.slots[it->second].name.size() == name.size()) {
@@ -121,7 +150,7 @@ class Families {
       ++slot;
     }
     if (slot == table_.slots.size()) {
-      table_.slots.push_back(Slot{name, help, type, 0, 0, {}});
+      table_.slots.push_back(Slot{name, help, type, 0, 0, {}, nullptr, 0});
     }
     table_.by_address[name.data()] = slot;
     return slot;
@@ -162,8 +191,11 @@ class Families {
   std::string_view cluster_;
   bool text_;
   SlotTable& table_;
-  std::vector<std::size_t> order_;      // slots, in order of first use
-  std::vector<MetricFamily> families_;  // prometheus-cpp's model
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  std::size_t previous_ = kNone;            // the slot of the last series
+  const char* previous_address_ = nullptr;  // and the address of its name
+  std::vector<std::size_t> order_;          // slots, in order of first use
+  std::vector<MetricFamily> families_;      // prometheus-cpp's model
 };
 
 double B(bool b) { return b ? 1.0 : 0.0; }
