@@ -285,10 +285,15 @@ int Serve(const Flags& flags, const AgentConfig& all, WebSecurity security) {
       },
       BuildInfo{PGRE_VERSION, PGRE_REVISION}, flags.telemetry_path);
   // Each cluster's metrics are rendered on its poll loop after it changed,
-  // while scrapes come often (http/exposition.h).
+  // while scrapes come often; while they are rare, what the last scrape
+  // kept of it is released (http/exposition.h).
   const ClusterDriver::ChangeHook prerender = [&api](const ClusterState& c,
                                                      Duration poll_interval) {
-    if (api.exposition().hot()) api.Prerender(c.Get(), 2 * poll_interval);
+    if (api.exposition().hot()) {
+      api.Prerender(c.Get(), 2 * poll_interval);
+    } else {
+      api.Forget(c.name());
+    }
   };
   auto pipeline = std::make_shared<Pipeline>(config, Pipeline::Handovers{},
                                              flags.state_directory, prerender);

@@ -113,6 +113,9 @@ class Api {
   void Prerender(std::shared_ptr<const Snapshot> snapshot, Duration fresh_for) {
     exposition_.Prerender(std::move(snapshot), fresh_for);
   }
+  // The engine's call after a cluster changed while scrapes are rare:
+  // releases what the last scrape kept of it (ExpositionCache::Forget).
+  void Forget(std::string_view cluster) { exposition_.Forget(cluster); }
   const ExpositionCache& exposition() const { return exposition_; }
 
   // The agent's state the status page shows (version, configuration

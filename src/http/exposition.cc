@@ -90,6 +90,22 @@ void ExpositionCache::Prerender(std::shared_ptr<const Snapshot> snapshot,
   rendered_[part->snapshot->cluster] = std::move(part);
 }
 
+void ExpositionCache::Forget(std::string_view cluster) {
+  if (hot()) return;
+  const MonoTime now = clock_->Now();
+  // Released outside the lock.
+  std::shared_ptr<const RenderedCluster> part;
+  std::shared_ptr<const ExpositionBody> body;
+  std::vector<std::shared_ptr<const RenderedCluster>> parts;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = rendered_.find(cluster);
+  if (it == rendered_.end() || now < it->second->fresh_until) return;
+  part = std::move(it->second);
+  rendered_.erase(it);
+  body = std::move(body_);
+  parts.swap(parts_);
+}
+
 std::shared_ptr<const ExpositionBody> ExpositionCache::Render(
     const std::vector<std::shared_ptr<const Snapshot>>& snapshots) {
   std::vector<std::string_view> names;

@@ -11,7 +11,8 @@
 //  - at the scrape itself, for a cluster with no fresh rendering (the first
 //    scrape, or scrapes rarer than hot_window: Prometheus every 15 s costs
 //    one render per scrape, not one per poll); such a rendering serves the
-//    scrapes of the next `scrape_fresh_for`.
+//    scrapes of the next `scrape_fresh_for`, and is released (Forget) once
+//    its cluster changed, so rare scrapes keep no copy between them.
 // The body is assembled from the pieces grouped by family (one HELP/TYPE
 // per family across every cluster, as the text format requires; families
 // in order of first appearance), and reused while no piece changed, and at
@@ -114,6 +115,14 @@ class ExpositionCache {
   // Background: renders `snapshot` for its cluster now, usable by scrapes
   // for `fresh_for`. Does nothing unless hot().
   void Prerender(std::shared_ptr<const Snapshot> snapshot, Duration fresh_for);
+
+  // Scrapes are rare (not hot()) and `cluster` changed: its rendering,
+  // once no longer fresh, cannot serve the next scrape. Releases it (and
+  // the snapshot it holds) and the body assembled from it, so that between
+  // rare scrapes (Prometheus every 15 s) the agent keeps no copy of its
+  // metrics (at 1 000 servers, 3.6 MB of renderings and a 3.6 MB body).
+  // Does nothing while hot() or while the rendering is fresh.
+  void Forget(std::string_view cluster);
 
   // Counters for tests and the benchmark: clusters rendered at a scrape,
   // in the background, and bodies assembled.

@@ -160,6 +160,38 @@ TEST_CASE("a scrape takes a snapshot only of a cluster not freshly rendered",
   CHECK(f.cache.prerenders() == 1);
 }
 
+TEST_CASE("between rare scrapes, a changed cluster's rendering is released",
+          "[exposition]") {
+  Fixture f;
+  std::weak_ptr<const ExpositionBody> body = f.Scrape();
+  std::weak_ptr<const Snapshot> snapshot = f.a.Get();
+  REQUIRE_FALSE(body.expired());  // a scrape right after would reuse it
+  f.a.RecordPoll(0, Up(f.clock, 200));
+  f.a.Get();  // the cluster's own copy moves on
+  // Still fresh: it may serve a scrape, it stays.
+  f.cache.Forget("a");
+  CHECK_FALSE(body.expired());
+  f.clock.Advance(milliseconds(1001));
+  f.cache.Forget("nope");
+  CHECK_FALSE(body.expired());
+  f.cache.Forget("a");
+  CHECK(body.expired());
+  CHECK(snapshot.expired());  // the rendering held the old snapshot
+  // The next scrape renders that cluster only.
+  const auto next = f.Scrape();
+  CHECK(f.cache.scrape_renders() == 4);
+  CHECK(next->text()->find("wal_lsn_bytes{cluster=\"a\",server=\"primary\"} "
+                           "200") != std::string::npos);
+  // While scrapes are hot, nothing is released.
+  f.clock.Advance(seconds(2));
+  std::weak_ptr<const ExpositionBody> hot = f.Scrape();
+  REQUIRE(f.cache.hot());
+  f.b.RecordPoll(0, Up(f.clock, 300));
+  f.clock.Advance(seconds(2));
+  f.cache.Forget("b");
+  CHECK_FALSE(hot.expired());
+}
+
 TEST_CASE("a different cluster list re-renders", "[exposition]") {
   FakeClock clock;
   ClusterState a(Cluster("a"), &clock), b(Cluster("b"), &clock);
