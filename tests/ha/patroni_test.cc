@@ -318,9 +318,9 @@ void CheckInvariants(const std::vector<Sample>& samples,
   //    every lag is within bounds (and the previous sample too: no edge).
   //    Patroni answers from its HA loop's view (a member it started is
   //    "running" for it only after its next loop), so an answer may differ
-  //    for up to loop_wait (2 s) and a sample: a disagreement counts when
-  //    it lasts longer.
-  constexpr double kPatroniView = 2.0 + 1.0;
+  //    for up to loop_wait and two samples: a disagreement counts when it
+  //    lasts longer.
+  constexpr double kPatroniView = TestPatroni::kLoopWaitSeconds + 2 * kSample;
   std::map<std::string, double> primary_since, replica_since;
   auto disagree = [&](std::map<std::string, double>& since,
                       const std::string& name, double t, bool differ) {
@@ -333,14 +333,11 @@ void CheckInvariants(const std::vector<Sample>& samples,
   for (std::size_t k = 1; k < samples.size(); ++k) {
     const Sample& s = samples[k];
     const Sample& before = samples[k - 1];
-    if (!s.leader || s.agent_primary != s.leader ||
-        before.agent_primary != before.leader || before.leader != s.leader) {
-      primary_since.clear();
-      replica_since.clear();
-      continue;
-    }
-    bool settled = true;
+    bool settled = s.leader && s.agent_primary == s.leader &&
+                   before.agent_primary == before.leader &&
+                   before.leader == s.leader;
     for (const auto& [name, v] : s.servers) {
+      if (!settled) break;
       if (name == *s.leader) continue;
       if (!v.lag || *v.lag > 1.0 || !v.in_rotation ||
           !s.streaming_truth.count(name) ||

@@ -190,7 +190,7 @@ void TestPatroni::WriteConfig(int i) {
     << "bootstrap:\n"
     << "  dcs:\n"
     << "    ttl: 20\n"
-    << "    loop_wait: 2\n"
+    << "    loop_wait: " << TestPatroni::kLoopWaitSeconds << "\n"
     << "    retry_timeout: 4\n"
     << "    maximum_lag_on_failover: 1073741824\n"
     << "    postgresql:\n"

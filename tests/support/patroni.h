@@ -44,6 +44,10 @@ struct PatroniOptions {
 
 class TestPatroni {
  public:
+  // Patroni's loop_wait: its REST answers reflect its HA loop's view, at
+  // most this old.
+  static constexpr int kLoopWaitSeconds = 2;
+
   explicit TestPatroni(PatroniOptions options = {});
   // Stops every member (SIGTERM to Patroni, which stops PostgreSQL; then
   // SIGKILL of whatever is left of the temp dir) and etcd; removes the dir.
