@@ -61,6 +61,10 @@ class Families {
   Families(std::string_view cluster, bool text)
       : cluster_(cluster), text_(text), table_(Table()) {
     ++table_.epoch;
+    if (text_ && !cluster_.empty()) {
+      const LabelRef label{"cluster", cluster_};
+      AppendLabelText(&label, 1, &cluster_text_);
+    }
   }
 
   void Gauge(std::string_view name, std::string_view help, const Labels& labels,
@@ -171,14 +175,14 @@ class Families {
             MetricFamily{std::string(s.name), std::string(s.help), type, {}});
       }
     }
+    if (text_) {
+      AppendText(s, labels, value);
+      return;
+    }
     std::array<LabelRef, Labels::kMax + 1> all;
     std::size_t n = 0;
     if (!cluster_.empty()) all[n++] = {"cluster", cluster_};
     for (const LabelRef& l : labels) all[n++] = l;
-    if (text_) {
-      AppendSampleLine(s.name, all.data(), n, value, &s.text);
-      return;
-    }
     ClientMetric& m = families_[s.position].metric.emplace_back();
     m.label.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -188,8 +192,35 @@ class Families {
     (type == MetricType::Counter ? m.counter.value : m.gauge.value) = value;
   }
 
+  // A series' line, its cluster label and its first label written once
+  // for the series that share them (a server's forty: the escaping of the
+  // two was a third of a line).
+  void AppendText(Slot& s, const Labels& labels, double value) {
+    if (labels.size() == 0) {
+      AppendSampleLine(s.name, cluster_text_, nullptr, 0, value, &s.text);
+      return;
+    }
+    const LabelRef& first = *labels.begin();
+    if (!head_valid_ || first.first != head_name_ ||
+        first.second != head_value_) {
+      head_name_.assign(first.first);
+      head_value_.assign(first.second);
+      head_text_ = cluster_text_;
+      if (!head_text_.empty()) head_text_.push_back(',');
+      AppendLabelText(&first, 1, &head_text_);
+      head_valid_ = true;
+    }
+    AppendSampleLine(s.name, head_text_, labels.begin() + 1, labels.size() - 1,
+                     value, &s.text);
+  }
+
   std::string_view cluster_;
   bool text_;
+  std::string cluster_text_;  // `cluster="NAME"` (text format; "" without)
+  // The first label of the last series (copies) and the text of the
+  // cluster's and its label, `cluster="NAME",L="V"`.
+  std::string head_name_, head_value_, head_text_;
+  bool head_valid_ = false;
   SlotTable& table_;
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
   std::size_t previous_ = kNone;            // the slot of the last series

@@ -55,6 +55,43 @@ constexpr auto kEscaped = [] {
   return t;
 }();
 
+// Whether any byte of the word `w` is backslash, double quote or newline
+// (the classic test for a zero byte, on w XOR each of them: exact on
+// whether, which is all that is asked).
+bool HasEscapedByte(std::uint64_t w) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+  auto has = [](std::uint64_t x, unsigned char b) {
+    const std::uint64_t y = x ^ (kOnes * b);
+    return (y - kOnes) & ~y & kHighs;
+  };
+  return (has(w, '\\') | has(w, '"') | has(w, '\n')) != 0;
+}
+
+// Writes `value` escaped at `p` (room for twice its size); returns the end.
+// Label values seldom hold a byte to escape: eight bytes at a time are
+// copied while a word holds none.
+char* WriteLabelValue(std::string_view value, char* p) {
+  std::size_t i = 0;
+  for (; i + 8 <= value.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, value.data() + i, 8);
+    if (HasEscapedByte(w)) break;
+    std::memcpy(p, &w, 8);
+    p += 8;
+  }
+  for (; i < value.size(); ++i) {
+    const char c = value[i];
+    if (kEscaped[static_cast<unsigned char>(c)]) {
+      *p++ = '\\';
+      *p++ = c == '\n' ? 'n' : c;
+    } else {
+      *p++ = c;
+    }
+  }
+  return p;
+}
+
 // A label value: backslash, double quote and newline escaped.
 void AppendLabelValue(std::string_view value, std::string* out) {
   std::size_t from = 0;
@@ -198,20 +235,36 @@ void AppendSampleValue(double value, std::string* out) {
 
 void AppendSampleLine(std::string_view name, const LabelRef* labels,
                       std::size_t label_count, double value, std::string* out) {
+  AppendSampleLine(name, std::string_view(), labels, label_count, value, out);
+}
+
+void AppendLabelText(const LabelRef* labels, std::size_t label_count,
+                     std::string* out) {
+  for (std::size_t i = 0; i < label_count; ++i) {
+    AppendLabel(labels[i].first, labels[i].second, i == 0, out);
+  }
+}
+
+void AppendSampleLine(std::string_view name, std::string_view written,
+                      const LabelRef* labels, std::size_t label_count,
+                      double value, std::string* out) {
   // The line is built in a buffer on the stack and appended once: the
   // string's appends, a call each, were most of a line's cost. The bound
   // counts every label value's bytes twice (each may be escaped).
-  std::size_t bound = name.size() + 4 + 32;  // braces, space, \n, value
+  std::size_t bound = name.size() + written.size() + 4 + 32;  // {} \n value
   for (std::size_t i = 0; i < label_count; ++i) {
     bound += labels[i].first.size() + 2 * labels[i].second.size() + 4;
   }
+  const bool braces = !written.empty() || label_count > 0;
   char stack[1024];
   if (bound > sizeof(stack)) {  // a long line: the string's appends
     out->append(name);
-    if (label_count > 0) {
+    if (braces) {
       out->push_back('{');
+      out->append(written);
       for (std::size_t i = 0; i < label_count; ++i) {
-        AppendLabel(labels[i].first, labels[i].second, i == 0, out);
+        AppendLabel(labels[i].first, labels[i].second,
+                    i == 0 && written.empty(), out);
       }
       out->push_back('}');
     }
@@ -226,21 +279,15 @@ void AppendSampleLine(std::string_view name, const LabelRef* labels,
     p += s.size();
   };
   put(name);
-  if (label_count > 0) {
+  if (braces) {
     *p++ = '{';
+    put(written);
     for (std::size_t i = 0; i < label_count; ++i) {
-      if (i > 0) *p++ = ',';
+      if (i > 0 || !written.empty()) *p++ = ',';
       put(labels[i].first);
       *p++ = '=';
       *p++ = '"';
-      for (const char c : labels[i].second) {
-        if (kEscaped[static_cast<unsigned char>(c)]) {
-          *p++ = '\\';
-          *p++ = c == '\n' ? 'n' : c;
-        } else {
-          *p++ = c;
-        }
-      }
+      p = WriteLabelValue(labels[i].second, p);
       *p++ = '"';
     }
     *p++ = '}';

@@ -54,6 +54,20 @@ using LabelRef = std::pair<std::string_view, std::string_view>;
 void AppendSampleLine(std::string_view name, const LabelRef* labels,
                       std::size_t label_count, double value, std::string* out);
 
+// Appends the text of `labels` between a sample's braces, `L1="V1",...`,
+// values escaped.
+void AppendLabelText(const LabelRef* labels, std::size_t label_count,
+                     std::string* out);
+
+// The same line with its first labels already written: `written` is their
+// text as AppendLabelText writes it (empty: none), `labels` the labels
+// after them. Appends the bytes AppendSampleLine appends for all of them;
+// a renderer whose series share their first labels (a server's forty)
+// escapes them once.
+void AppendSampleLine(std::string_view name, std::string_view written,
+                      const LabelRef* labels, std::size_t label_count,
+                      double value, std::string* out);
+
 // Appends `value` as prometheus-cpp writes a sample value.
 void AppendSampleValue(double value, std::string* out);
 

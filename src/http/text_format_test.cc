@@ -119,6 +119,52 @@ TEST_CASE("every metric type, labels, escapes and timestamps",
                   "empty=\"\",quantile=\"0.99\"} Nan\n") != std::string::npos);
 }
 
+TEST_CASE(
+    "a sample line, its first labels written ahead or not, as "
+    "prometheus-cpp writes it",
+    "[text_format]") {
+  // Label values of every length around the word-at-a-time copy (8 bytes),
+  // an escaped byte at every position, and lines past the stack buffer.
+  std::mt19937 rng(7);
+  const std::string alphabet = "ab\"\n\\z-_.0";
+  for (int round = 0; round < 3000; ++round) {
+    const std::size_t count = rng() % 4;
+    std::vector<std::pair<std::string, std::string>> owned;
+    for (std::size_t i = 0; i < count; ++i) {
+      std::size_t len = rng() % 20;
+      if (round % 500 == 0) len = 700;  // a line over 1 024 bytes
+      std::string value;
+      for (std::size_t k = 0; k < len; ++k) {
+        // Mostly plain bytes, so that whole clean words occur.
+        value.push_back(rng() % 4 == 0 ? alphabet[rng() % alphabet.size()]
+                                       : static_cast<char>('a' + rng() % 26));
+      }
+      owned.emplace_back("l" + std::to_string(i), value);
+    }
+    std::vector<LabelRef> labels(owned.begin(), owned.end());
+    MetricFamily f{"g", "", MetricType::Gauge, {}};
+    ClientMetric m;
+    for (const auto& [name, value] : owned) m.label.push_back({name, value});
+    m.gauge.value = round % 7 == 0 ? 0.25 : round;
+    f.metric.push_back(m);
+    std::string expected = Library({f});
+    expected.erase(0, expected.find('\n') + 1);  // the TYPE line
+    for (std::size_t ahead = 0; ahead <= count; ++ahead) {
+      INFO("round " << round << ", " << ahead << " of " << count
+                    << " labels written ahead");
+      std::string written;
+      AppendLabelText(labels.data(), ahead, &written);
+      std::string line;
+      AppendSampleLine("g", written, labels.data() + ahead, count - ahead,
+                       m.gauge.value, &line);
+      CHECK(line == expected);
+    }
+    std::string line;
+    AppendSampleLine("g", labels.data(), count, m.gauge.value, &line);
+    CHECK(line == expected);
+  }
+}
+
 TEST_CASE("numbers: every edge as prometheus-cpp writes it", "[text_format]") {
   const double inf = std::numeric_limits<double>::infinity();
   const std::vector<double> values = {
