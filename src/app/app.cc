@@ -290,7 +290,8 @@ int Serve(const Flags& flags, const AgentConfig& all, WebSecurity security) {
   const ClusterDriver::ChangeHook prerender = [&api](const ClusterState& c,
                                                      Duration poll_interval) {
     if (api.exposition().hot()) {
-      api.Prerender(c.Get(), 2 * poll_interval);
+      // Rendered from the state itself: no snapshot copied for it.
+      c.Visit([&](const Snapshot& s) { api.Prerender(s, 2 * poll_interval); });
     } else {
       api.Forget(c.name());
     }

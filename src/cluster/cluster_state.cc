@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 
 #include "cluster/health.h"
@@ -672,7 +673,20 @@ void ClusterState::PublishRoutingLocked() {
       model_.in_rotation_count() > 0;
 }
 
-void ClusterState::PublishLocked() { dirty_ = true; }
+namespace {
+// The process's count of state changes (Snapshot::change).
+std::atomic<std::uint64_t> changes{0};
+}  // namespace
+
+void ClusterState::PublishLocked() {
+  dirty_ = true;
+  building_.change = ++changes;
+}
+
+void ClusterState::Visit(const std::function<void(const Snapshot&)>& fn) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  fn(building_);
+}
 
 std::shared_ptr<const Snapshot> ClusterState::Get() const {
   std::lock_guard<std::mutex> lock(mu_);

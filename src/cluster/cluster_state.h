@@ -41,6 +41,7 @@
 #define PGRE_CLUSTER_CLUSTER_STATE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -139,6 +140,11 @@ class ClusterState {
   // The latest snapshot: shared and immutable; copied once per change (by
   // the first Get() after it), never per reader.
   std::shared_ptr<const Snapshot> Get() const;
+  // Calls fn with the current state as a snapshot, under the state's lock,
+  // without the copy Get() makes (its `taken_at` unset): for a reader that
+  // only reads it through, once per change (the background rendering of
+  // the metrics). REQUIRES: fn is quick and does not call into this state.
+  void Visit(const std::function<void(const Snapshot&)>& fn) const;
 
   // What to save (state file, or the next pipeline after a reload).
   // `boot_id` is this boot's id. Returns nullopt while the system

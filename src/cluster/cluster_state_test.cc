@@ -479,6 +479,38 @@ TEST_CASE("snapshots are shared until something changes", "[cluster]") {
   CHECK(c.Get().get() != a.get());
 }
 
+TEST_CASE("a visit shows the state without copying it; changes are counted",
+          "[cluster]") {
+  Polls p;
+  ClusterState c(ThreeReplicas(), &p.clock);
+  c.RecordPoll(0, p.Primary(100));
+  c.RecordPoll(1, p.Replica(100));
+  const auto got = c.Get();
+  std::uint64_t seen = 0;
+  int calls = 0;
+  c.Visit([&](const Snapshot& s) {
+    ++calls;
+    seen = s.change;
+    CHECK(&s != got.get());  // the state itself, not a published copy
+    CHECK(s.servers.size() == got->servers.size());
+    CHECK(s.servers[1].lag_seconds == got->servers[1].lag_seconds);
+  });
+  CHECK(calls == 1);
+  CHECK(seen != 0);
+  CHECK(seen == got->change);  // no change since Get()
+  CHECK(c.Get() == got);       // and the visit made no copy to publish
+  c.RecordPoll(2, p.Replica(100));
+  const auto after = c.Get();
+  CHECK(after->change > got->change);
+  // Another state, or the same cluster's state rebuilt by a reload, never
+  // repeats a change: a rendering of the old one is not taken for the new.
+  ClusterState other(ThreeReplicas(), &p.clock);
+  ClusterState reloaded(ThreeReplicas(), &p.clock, c);
+  CHECK(other.Get()->change != after->change);
+  CHECK(reloaded.Get()->change != after->change);
+  CHECK(reloaded.Get()->change != other.Get()->change);
+}
+
 TEST_CASE("each server's lag of the last minutes is published as a trail",
           "[cluster]") {
   Polls p;

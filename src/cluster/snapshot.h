@@ -201,6 +201,11 @@ struct Snapshot {
   // The lag history as restored at start ("restored", "missing", ...).
   std::string state_file_status;
   WallTime taken_at{};
+  // Which change of its cluster's state this is: equal for two snapshots
+  // of the same state between two changes, and never the same for another
+  // change or another state (a new one after a reload); 0 only for a
+  // snapshot no ClusterState made.
+  std::uint64_t change = 0;
 
   const ServerView& primary() const { return servers.at(0); }
   std::span<const ServerView> replicas() const {

@@ -110,8 +110,8 @@ class Api {
   // Background rendering of a cluster's metrics (http/exposition.h), for
   // the engine to call after the cluster changed; `fresh_for`: how long
   // scrapes may use it. Thread-safe; a no-op unless scrapes come often.
-  void Prerender(std::shared_ptr<const Snapshot> snapshot, Duration fresh_for) {
-    exposition_.Prerender(std::move(snapshot), fresh_for);
+  void Prerender(const Snapshot& snapshot, Duration fresh_for) {
+    exposition_.Prerender(snapshot, fresh_for);
   }
   // The engine's call after a cluster changed while scrapes are rare:
   // releases what the last scrape kept of it (ExpositionCache::Forget).

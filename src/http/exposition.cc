@@ -37,10 +37,9 @@ const std::string* HeaderOf(const TextFamilies::Family& f) {
   return interned;
 }
 
-std::shared_ptr<RenderedCluster> RenderPart(
-    std::shared_ptr<const Snapshot> snapshot) {
+std::shared_ptr<RenderedCluster> RenderPart(const Snapshot& snapshot) {
   auto part = std::make_shared<RenderedCluster>();
-  TextFamilies text = BuildTextFamilies(*snapshot);
+  TextFamilies text = BuildTextFamilies(snapshot);
   part->text = std::move(text.samples);
   part->families.resize(text.families.size());
   for (std::size_t i = 0; i < text.families.size(); ++i) {
@@ -51,7 +50,8 @@ std::shared_ptr<RenderedCluster> RenderPart(
     family.name = std::string_view(*family.header).substr(7, f.name.size());
     family.samples = std::string_view(part->text).substr(f.begin, f.size);
   }
-  part->snapshot = std::move(snapshot);
+  part->cluster = snapshot.cluster;
+  part->change = snapshot.change;
   return part;
 }
 
@@ -62,9 +62,8 @@ const GzipHead& ExpositionBody::gzip() const {
   return gzip_;
 }
 
-std::shared_ptr<const RenderedCluster> RenderCluster(
-    std::shared_ptr<const Snapshot> snapshot) {
-  return RenderPart(std::move(snapshot));
+std::shared_ptr<const RenderedCluster> RenderCluster(const Snapshot& snapshot) {
+  return RenderPart(snapshot);
 }
 
 ExpositionCache::ExpositionCache(const Clock* clock, ExpositionOptions options)
@@ -80,14 +79,16 @@ bool ExpositionCache::hot() const {
   return gap < window && Ticks(clock_->Now()) - last < window;
 }
 
-void ExpositionCache::Prerender(std::shared_ptr<const Snapshot> snapshot,
-                                Duration fresh_for) {
+void ExpositionCache::Prerender(const Snapshot& snapshot, Duration fresh_for) {
   if (!hot()) return;
-  std::shared_ptr<RenderedCluster> part = RenderPart(std::move(snapshot));
+  std::shared_ptr<RenderedCluster> part = RenderPart(snapshot);
   part->fresh_until = clock_->Now() + fresh_for;
   ++prerenders_;
+  std::shared_ptr<const RenderedCluster> old;  // released outside the lock
   std::lock_guard<std::mutex> lock(mu_);
-  rendered_[part->snapshot->cluster] = std::move(part);
+  std::shared_ptr<const RenderedCluster>& slot = rendered_[part->cluster];
+  old = std::move(slot);
+  slot = std::move(part);
 }
 
 void ExpositionCache::Forget(std::string_view cluster) {
@@ -142,11 +143,11 @@ std::shared_ptr<const ExpositionBody> ExpositionCache::Render(
   std::vector<std::shared_ptr<const Snapshot>> current(n);
   for (std::size_t i : stale) {
     current[i] = snapshot_of(i);
-    if (use[i]->snapshot != current[i]) missing.push_back(i);
+    if (use[i]->change != current[i]->change) missing.push_back(i);
   }
   for (std::size_t i : missing) {
     if (!current[i]) current[i] = snapshot_of(i);
-    std::shared_ptr<RenderedCluster> part = RenderPart(current[i]);
+    std::shared_ptr<RenderedCluster> part = RenderPart(*current[i]);
     part->fresh_until = now + options_.scrape_fresh_for;
     use[i] = std::move(part);
     ++scrape_renders_;

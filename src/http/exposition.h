@@ -64,7 +64,8 @@ struct RenderedCluster {
     std::string_view name;                // in *header
     std::string_view samples;             // the series lines, in `text`
   };
-  std::shared_ptr<const Snapshot> snapshot;
+  std::string cluster;
+  std::uint64_t change = 0;  // the snapshot's (Snapshot::change)
   std::string text;
   std::vector<Family> families;
   MonoTime fresh_until{};  // a scrape may use it instead of rendering
@@ -75,8 +76,7 @@ struct RenderedCluster {
 };
 
 // Renders `snapshot`. Pure.
-std::shared_ptr<const RenderedCluster> RenderCluster(
-    std::shared_ptr<const Snapshot> snapshot);
+std::shared_ptr<const RenderedCluster> RenderCluster(const Snapshot& snapshot);
 
 struct ExpositionOptions {
   Duration hot_window = std::chrono::seconds(10);
@@ -113,12 +113,15 @@ class ExpositionCache {
   // curl, a first scrape) starts no background work.
   bool hot() const;
   // Background: renders `snapshot` for its cluster now, usable by scrapes
-  // for `fresh_for`. Does nothing unless hot().
-  void Prerender(std::shared_ptr<const Snapshot> snapshot, Duration fresh_for);
+  // for `fresh_for`. Does nothing unless hot(). May be called under a
+  // ClusterState's lock (ClusterState::Visit: the state is rendered without
+  // a copy of it): the cache never calls into a state while it holds its
+  // own lock.
+  void Prerender(const Snapshot& snapshot, Duration fresh_for);
 
   // Scrapes are rare (not hot()) and `cluster` changed: its rendering,
-  // once no longer fresh, cannot serve the next scrape. Releases it (and
-  // the snapshot it holds) and the body assembled from it, so that between
+  // once no longer fresh, cannot serve the next scrape. Releases it and
+  // the body assembled from it, so that between
   // rare scrapes (Prometheus every 15 s) the agent keeps no copy of its
   // metrics (at 1 000 servers, 3.6 MB of renderings and a 3.6 MB body).
   // Does nothing while hot() or while the rendering is fresh.

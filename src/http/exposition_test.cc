@@ -75,7 +75,7 @@ TEST_CASE("hot scrapes use background renderings, fresh ones only",
           "[exposition]") {
   Fixture f;
   // Nobody scraped yet: no background work at all.
-  f.cache.Prerender(f.a.Get(), seconds(2));
+  f.cache.Prerender(*f.a.Get(), seconds(2));
   CHECK(f.cache.prerenders() == 0);
   CHECK_FALSE(f.cache.hot());
   // A lone scrape (a curl) starts no background work; a second within the
@@ -89,7 +89,7 @@ TEST_CASE("hot scrapes use background renderings, fresh ones only",
   // A poll lands, the background renders it: the next scrape renders
   // nothing itself.
   f.a.RecordPoll(0, Up(f.clock, 200));
-  f.cache.Prerender(f.a.Get(), seconds(2));
+  f.cache.Prerender(*f.a.Get(), seconds(2));
   CHECK(f.cache.prerenders() == 1);
   f.clock.Advance(milliseconds(150));  // past the assembly gap
   auto body = f.Scrape();
@@ -111,7 +111,7 @@ TEST_CASE("hot scrapes use background renderings, fresh ones only",
   // Scrapes rarer than the hot window stop the background work.
   f.clock.Advance(seconds(11));
   CHECK_FALSE(f.cache.hot());
-  f.cache.Prerender(f.a.Get(), seconds(2));
+  f.cache.Prerender(*f.a.Get(), seconds(2));
   CHECK(f.cache.prerenders() == 1);
 }
 
@@ -122,7 +122,7 @@ TEST_CASE("background renderings are assembled at most once per gap",
   const auto assembled = f.cache.assemblies();
   for (int i = 0; i < 10; ++i) {
     f.a.RecordPoll(0, Up(f.clock, 1000 + i));
-    f.cache.Prerender(f.a.Get(), seconds(2));
+    f.cache.Prerender(*f.a.Get(), seconds(2));
     f.clock.Advance(milliseconds(10));
     f.Scrape();
   }
@@ -152,7 +152,7 @@ TEST_CASE("a scrape takes a snapshot only of a cluster not freshly rendered",
   CHECK(f.cache.hot());
   f.clock.Advance(milliseconds(600));  // the renderings are stale now
   f.b.RecordPoll(0, Up(f.clock, 500));
-  f.cache.Prerender(f.b.Get(), seconds(2));
+  f.cache.Prerender(*f.b.Get(), seconds(2));
   scrape();
   // a and c: stale, asked, unchanged (not rendered); b: fresh, not asked.
   CHECK(asked == std::vector<std::string>{"a", "c"});
@@ -202,6 +202,42 @@ TEST_CASE("a different cluster list re-renders", "[exposition]") {
   CHECK(one->text()->find("cluster=\"b\"") != std::string::npos);
   CHECK(both->text()->find("cluster=\"a\"") != std::string::npos);
   CHECK(cache.Render({})->text()->empty());
+}
+
+TEST_CASE("a cluster's state rebuilt by a reload is rendered anew",
+          "[exposition]") {
+  FakeClock clock;
+  ClusterState a(Cluster("a"), &clock);
+  a.RecordPoll(0, Up(clock, 100));
+  ExpositionCache cache(&clock);
+  const auto before = cache.Render({a.Get()});
+  // The same cluster, its state carried into a new one, which has changed
+  // since: once the old rendering is no longer fresh, it is not reused.
+  ClusterState reloaded(Cluster("a"), &clock, a);
+  reloaded.RecordPoll(0, Up(clock, 4242));
+  clock.Advance(milliseconds(1001));
+  const auto after = cache.Render({reloaded.Get()});
+  CHECK(cache.scrape_renders() == 2);
+  CHECK(after->text()->find("pg_replica_wal_lsn_bytes{cluster=\"a\"") !=
+        std::string::npos);
+  CHECK(
+      before->text()->find(
+          "pg_replica_wal_lsn_bytes{cluster=\"a\",server=\"primary\"} 100\n") !=
+      std::string::npos);
+  CHECK(after->text()->find("pg_replica_wal_lsn_bytes{cluster=\"a\",server="
+                            "\"primary\"} 4242\n") != std::string::npos);
+  // A cluster removed and added again by reloads: a new state, nothing
+  // carried, as many changes as the old one had.
+  ClusterState fresh(Cluster("a"), &clock);
+  fresh.RecordPoll(0, Up(clock, 77));
+  ClusterState again(Cluster("a"), &clock);
+  again.RecordPoll(0, Up(clock, 88));
+  clock.Advance(milliseconds(1001));
+  cache.Render({fresh.Get()});
+  clock.Advance(milliseconds(1001));
+  const auto last = cache.Render({again.Get()});
+  CHECK(last->text()->find("pg_replica_wal_lsn_bytes{cluster=\"a\",server="
+                           "\"primary\"} 88\n") != std::string::npos);
 }
 
 }  // namespace
