@@ -37,8 +37,11 @@
 #   --quick: 10 s instead of 60 s for A's CPU window, 5 s wrk runs, 3
 #   rounds of D.
 #   PGRE_BENCH_PARTS=BC (say) runs only those parts (default ABCD).
-#   PGRE_BENCH_PERF=DIR: part B's two CPU windows also recorded by
-#   `perf record -g` into DIR (unscraped-N.data, scraped-N.data; N clusters).
+#   PGRE_BENCH_SIZES="250" (say) runs part B at only those numbers of
+#   clusters (default "25 250").
+#   PGRE_BENCH_PERF=DIR: part B's two CPU windows also recorded by perf
+#   (DWARF call graphs: the release build has no frame pointers; 200 Hz)
+#   into DIR (unscraped-N.data, scraped-N.data; N clusters).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -168,7 +171,7 @@ agent_config() {
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
-mb() { awk -v kb="$1" 'BEGIN {printf "%.1f MB", kb / 1024}'; }
+mb() { if [[ $1 == - ]]; then echo -; else awk -v kb="$1" 'BEGIN {printf "%.1f MB", kb / 1024}'; fi; }
 
 # wrk_line URL: "R req/s, p50 X, p99 Y" (2 threads, 8 connections).
 wrk_line() {
@@ -299,7 +302,16 @@ fi
 
 # --- B. the agent alone at 100 and 1000 servers ----------------------------
 if [[ $parts == *B* ]]; then
-declare -A b_lb_wrk b_wrk_busy b_self b_self_busy b_ratio b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll
+b_arrays=(b_lb_wrk b_wrk_busy b_self b_self_busy b_ratio b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll)
+declare -A "${b_arrays[@]}"
+# A size not run (PGRE_BENCH_SIZES) prints "-".
+for a in "${b_arrays[@]}"; do
+  # shellcheck disable=SC2034 # a reference to the array named $a
+  declare -n arr=$a
+  arr[25]=-
+  arr[250]=-
+  unset -n arr
+done
 # poll_counts: "POLLS ERRORS", sums of pg_replica_polls_total and
 # pg_replica_poll_errors_total.
 poll_counts() {
@@ -311,13 +323,13 @@ poll_counts() {
 window() {
   if [[ -n ${PGRE_BENCH_PERF:-} ]]; then
     mkdir -p "$PGRE_BENCH_PERF"
-    perf record -q -g -p "$agent_pid" -o "$PGRE_BENCH_PERF/$1-$clusters.data" \
-      -- sleep "$b_window" >/dev/null 2>&1
+    perf record -q --call-graph dwarf,16384 -F 200 -p "$agent_pid" \
+      -o "$PGRE_BENCH_PERF/$1-$clusters.data" -- sleep "$b_window" >/dev/null 2>&1
   else
     sleep "$b_window"
   fi
 }
-for clusters in 25 250; do
+for clusters in ${PGRE_BENCH_SIZES:-25 250}; do
   agent_config "$clusters" "$tmp/b.yml"
   start_agent "$tmp/b.yml"
   b_ready[$clusters]=$ready_s
@@ -374,7 +386,10 @@ for clusters in 25 250; do
   b_lb_wrk[$clusters]=$(wrk_line "$agent_url/lb/c$((clusters / 2))/replica2/read-only")
   stop_pid "$agent_pid"
 done
-per_server=$(awk -v a="${b_anon[25]}" -v b="${b_anon[250]}" 'BEGIN {printf "%.1f KB", (b - a) / 900}')
+per_server=-
+if [[ ${b_anon[25]} != - && ${b_anon[250]} != - ]]; then
+  per_server=$(awk -v a="${b_anon[25]}" -v b="${b_anon[250]}" 'BEGIN {printf "%.1f KB", (b - a) / 900}')
+fi
 printf '== B. the agent alone, 1 s polls\n'
 printf '%-34s | %-34s | %s\n' "" "100 servers (25 clusters)" "1000 servers (250 clusters)"
 printf '%-34s | %-34s | %s\n' "start to every server polled" "${b_ready[25]} s" "${b_ready[250]} s"
