@@ -302,15 +302,11 @@ fi
 
 # --- B. the agent alone at 100 and 1000 servers ----------------------------
 if [[ $parts == *B* ]]; then
-b_arrays=(b_lb_wrk b_wrk_busy b_self b_self_busy b_ratio b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll)
-declare -A "${b_arrays[@]}"
+declare -A b_lb_wrk b_wrk_busy b_self b_self_busy b_ratio b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll
 # A size not run (PGRE_BENCH_SIZES) prints "-".
-for a in "${b_arrays[@]}"; do
-  # shellcheck disable=SC2034 # a reference to the array named $a
-  declare -n arr=$a
-  arr[25]=-
-  arr[250]=-
-  unset -n arr
+for a in b_lb_wrk b_wrk_busy b_self b_self_busy b_ratio b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll; do
+  printf -v "$a[25]" '%s' -
+  printf -v "$a[250]" '%s' -
 done
 # poll_counts: "POLLS ERRORS", sums of pg_replica_polls_total and
 # pg_replica_poll_errors_total.
