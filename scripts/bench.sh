@@ -305,8 +305,8 @@ if [[ $parts == *B* ]]; then
 declare -A b_lb_wrk b_wrk_busy b_self b_self_busy b_ratio b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll
 # A size not run (PGRE_BENCH_SIZES) prints "-".
 for a in b_lb_wrk b_wrk_busy b_self b_self_busy b_ratio b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll; do
-  printf -v "$a[25]" '%s' -
-  printf -v "$a[250]" '%s' -
+  printf -v "${a}[25]" '%s' -
+  printf -v "${a}[250]" '%s' -
 done
 # poll_counts: "POLLS ERRORS", sums of pg_replica_polls_total and
 # pg_replica_poll_errors_total.
