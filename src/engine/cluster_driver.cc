@@ -23,7 +23,8 @@ ClusterDriver::ClusterDriver(
       heartbeat_timer_(loop, [this](Watch::Ready) { HeartbeatTick(); }),
       on_change_(std::move(on_change)),
       change_timer_(loop, [this](Watch::Ready) {
-        last_change_call_ = clock_->Now();
+        // On the grid: the next call's slot is a whole interval later.
+        last_change_call_ = change_at_;
         on_change_(*cluster_, config_.poll_interval);
       }) {
   if (config.heartbeat.enabled) {
@@ -57,7 +58,17 @@ Duration PollSlot(Duration offset, Duration poll_interval) {
   return (offset + slot - Duration(1)) / slot * slot;
 }
 
+MonoTime ChangeCallAt(MonoTime now, MonoTime last_call, MonoTime origin,
+                      Duration poll_interval) {
+  const MonoTime at =
+      std::max(now + poll_interval / 4, last_call + poll_interval);
+  if (at <= origin) return at;
+  return origin +
+         PollSlot(std::chrono::ceil<Duration>(at - origin), poll_interval);
+}
+
 void ClusterDriver::Start(MonoTime first, bool routing) {
+  origin_ = first;
   const MonoTime now = first;
   const Duration interval = config_.poll_interval;
   // The primary first (so that replicas' lag has a reference at once: a
@@ -85,9 +96,9 @@ void ClusterDriver::Start(MonoTime first, bool routing) {
 
 void ClusterDriver::Changed() {
   if (!on_change_ || change_timer_.armed()) return;
-  const MonoTime at = std::max(clock_->Now() + config_.poll_interval / 4,
-                               last_change_call_ + config_.poll_interval);
-  change_timer_.Arm(-1, false, false, at);
+  change_at_ = ChangeCallAt(clock_->Now(), last_change_call_, origin_,
+                            config_.poll_interval);
+  change_timer_.Arm(-1, false, false, change_at_);
 }
 
 void ClusterDriver::HeartbeatTick() {

@@ -220,6 +220,34 @@ TEST_CASE("route-check report: shares, errors, starvation", "[route_check]") {
   CHECK_FALSE(report.ok());
 }
 
+TEST_CASE("the change hook runs on the poll slots' grid, once an interval",
+          "[cluster_driver]") {
+  using std::chrono::milliseconds;
+  const MonoTime origin = MonoTime{} + std::chrono::seconds(100);
+  const auto at = [&](int ms) { return origin + milliseconds(ms); };
+  struct Row {
+    int now, last_call, interval, expected;  // ms from origin
+  };
+  for (const Row& r : std::vector<Row>{
+           // A quarter interval after the change, rounded up to a slot.
+           {0, -100000, 1000, 260},
+           {3, -100000, 1000, 260},
+           {517, -100000, 1000, 780},
+           {10, -100000, 1000, 260},
+           // Not within an interval of the last call (itself on the grid).
+           {1100, 1000, 1000, 2000},
+           {1990, 1000, 1000, 2240},
+           // 10 s polls: slots of 200 ms.
+           {1, -100000, 10000, 2600},
+           // Shorter than kPollSlots ms: no grid.
+           {7, -100000, 40, 17},
+       }) {
+    CAPTURE(r.now, r.last_call, r.interval);
+    CHECK(ChangeCallAt(at(r.now), at(r.last_call), origin,
+                       milliseconds(r.interval)) == at(r.expected));
+  }
+}
+
 }  // namespace
 }  // namespace pgre
 
