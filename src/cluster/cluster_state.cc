@@ -233,12 +233,12 @@ void ClusterState::RecordPgBouncer(int pgbouncer,
   PublishLocked();
 }
 
-void ClusterState::RecordPoll(int server, const PollOutcome& outcome) {
+void ClusterState::RecordPoll(int server, PollOutcome outcome) {
   std::lock_guard<std::mutex> lock(mu_);
   RecordPollLocked(server, outcome);
 }
 
-void ClusterState::RecordPollLocked(int server, const PollOutcome& outcome) {
+void ClusterState::RecordPollLocked(int server, PollOutcome& outcome) {
   if (server < 0 || server >= server_count_) return;
   ServerView& v = ViewLocked(server);
   v.polled = true;
@@ -254,9 +254,12 @@ void ClusterState::RecordPollLocked(int server, const PollOutcome& outcome) {
   } else {
     v.last_error.clear();
     v.last_success = outcome.wall_at;
-    v.sample = outcome.sample;
-    if (outcome.sample.system_identifier) {
-      MaybeRestoreLocked(*outcome.sample.system_identifier);
+    // Moved, not copied (maps, rows and strings): outcome.sample is not
+    // read again below.
+    v.sample = std::move(outcome.sample);
+    const ServerSample& sample = *v.sample;
+    if (sample.system_identifier) {
+      MaybeRestoreLocked(*sample.system_identifier);
     } else if (pending_restore_) {
       building_.state_file_status =
           "ignored: the servers do not report their system identifier "
@@ -265,9 +268,9 @@ void ClusterState::RecordPollLocked(int server, const PollOutcome& outcome) {
                    building_.state_file_status);
       pending_restore_.reset();
     }
-    if (outcome.sample.in_recovery && outcome.sample.replay_lsn &&
-        last_replay_[server] != outcome.sample.replay_lsn) {
-      last_replay_[server] = outcome.sample.replay_lsn;
+    if (sample.in_recovery && sample.replay_lsn &&
+        last_replay_[server] != sample.replay_lsn) {
+      last_replay_[server] = sample.replay_lsn;
       ++generation_;
     }
   }
@@ -275,9 +278,9 @@ void ClusterState::RecordPollLocked(int server, const PollOutcome& outcome) {
   UpdateTopologyLocked(outcome.at);
   const int primary = topology_.primary();
   if (outcome.ok && server == primary && topology_.Claims(primary) &&
-      outcome.sample.current_lsn) {
+      v.sample && v.sample->current_lsn) {
     const auto before = history_.latest();
-    history_.Observe(outcome.at, *outcome.sample.current_lsn);
+    history_.Observe(outcome.at, *v.sample->current_lsn);
     if (history_.latest() != before) ++generation_;
     primary_last_seen_ = outcome.at;
     building_.topology.primary_last_seen = outcome.wall_at;

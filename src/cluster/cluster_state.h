@@ -102,7 +102,8 @@ class ClusterState {
   const std::string& name() const { return config_.cluster; }
 
   // Records a finished poll of servers[server] (see the file comment).
-  void RecordPoll(int server, const PollOutcome& outcome);
+  // Its sample is moved into the state: pass an rvalue to avoid a copy.
+  void RecordPoll(int server, PollOutcome outcome);
 
   // Records a finished poll of pgbouncers[pgbouncer]; touches nothing of
   // the servers'.
@@ -167,7 +168,7 @@ class ClusterState {
   // Index in `previous` of each of config's servers, by name (-1: new).
   static std::vector<int> OldOfNew(const Config& config,
                                    const Snapshot& previous);
-  void RecordPollLocked(int server, const PollOutcome& outcome);
+  void RecordPollLocked(int server, PollOutcome& outcome);
   void UpdateTopologyLocked(MonoTime at);
   void ComputeLagLocked(int server, MonoTime at);
   void ComputeHeartbeatLagLocked(int server, WallTime at);

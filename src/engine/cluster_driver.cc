@@ -37,8 +37,8 @@ ClusterDriver::ClusterDriver(
   for (std::size_t i = 0; i < servers.size(); ++i) {
     workers_.push_back(std::make_unique<ServerWorker>(
         servers[i], config, loop, sessions, collectors, clock,
-        [this, i](const PollOutcome& out) {
-          cluster_->RecordPoll(static_cast<int>(i), out);
+        [this, i](PollOutcome out) {
+          cluster_->RecordPoll(static_cast<int>(i), std::move(out));
           Changed();
         }));
   }

@@ -211,7 +211,7 @@ void ServerWorker::FinishPoll(PollOutcome out) {
   ops_.pop_front();
   poll_queued_ = false;
   running_ = false;
-  on_poll_(out);
+  on_poll_(std::move(out));
   Next();
 }
 

@@ -41,7 +41,7 @@ struct ProbeResult {
 
 class ServerWorker {
  public:
-  using PollDone = std::function<void(const PollOutcome&)>;
+  using PollDone = std::function<void(PollOutcome)>;
   using ProbeDone = std::function<void(ProbeResult)>;
   using StatementsDone = std::function<void(Status, std::vector<QueryResult>)>;
 

@@ -90,11 +90,36 @@ QueryResult ConvertResult(const pg_result* result) {
 
 std::string PreparedStatements::Name(const std::string& sql, bool* prepare) {
   *prepare = false;
-  auto it = names_.find(sql);
-  if (it != names_.end()) return it->second;
-  if (names_.size() >= kMaxStatements) return "";
-  *prepare = true;
-  return names_.emplace(sql, "pgre_" + std::to_string(next_++)).first->second;
+  if (last_ != nullptr && last_->second.next != nullptr &&
+      last_->second.next->first == sql) {
+    last_ = last_->second.next;
+    return last_->second.name;
+  }
+  Node* found = nullptr;
+  if (auto it = names_.find(sql); it != names_.end()) {
+    found = &*it;
+  } else if (names_.size() < kMaxStatements) {
+    *prepare = true;
+    found =
+        &*names_.emplace(sql, Entry{"pgre_" + std::to_string(next_++)}).first;
+  } else {
+    return "";
+  }
+  if (last_ != nullptr) last_->second.next = found;
+  last_ = found;
+  return found->second.name;
+}
+
+void PreparedStatements::Forget(const std::string& sql) {
+  // No guess may point at the erased entry.
+  for (auto& [text, entry] : names_) entry.next = nullptr;
+  last_ = nullptr;
+  names_.erase(sql);
+}
+
+void PreparedStatements::Clear() {
+  last_ = nullptr;
+  names_.clear();
 }
 
 bool SendPipeline(PGconn* conn, const std::vector<std::string>& queries,

@@ -45,12 +45,21 @@ class PreparedStatements {
   // unprepared); *prepare is set when it must be prepared first, in which
   // case it counts as prepared from now on: Forget() it if that fails.
   std::string Name(const std::string& sql, bool* prepare);
-  void Forget(const std::string& sql) { names_.erase(sql); }
-  void Clear() { names_.clear(); }
+  void Forget(const std::string& sql);
+  void Clear();
   std::size_t size() const { return names_.size(); }
 
  private:
-  std::unordered_map<std::string, std::string> names_;
+  struct Entry {
+    std::string name;
+    // The text asked for after this one last time. A poll asks for the
+    // same texts in the same order: this guess, one comparison, spares
+    // hashing each query's text (hundreds of bytes) every poll.
+    std::pair<const std::string, Entry>* next = nullptr;
+  };
+  using Node = std::pair<const std::string, Entry>;
+  std::unordered_map<std::string, Entry> names_;  // nodes never move
+  Node* last_ = nullptr;                          // the last text asked for
   std::uint64_t next_ = 0;
 };
 

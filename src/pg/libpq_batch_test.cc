@@ -4,8 +4,11 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "common/redact.h"
 
@@ -129,6 +132,37 @@ TEST_CASE("PreparedStatements: one name per text, bounded, forgettable",
   CHECK(p.size() == 0);
   p.Name("SELECT 1", &prepare);
   CHECK(prepare);
+}
+
+TEST_CASE(
+    "PreparedStatements: texts asked in a changing order keep their names",
+    "[libpq]") {
+  libpq_internal::PreparedStatements p;
+  bool prepare = false;
+  std::map<std::string, std::string> names;
+  const std::vector<std::vector<std::string>> rounds = {
+      {"A", "B", "C"}, {"A", "B", "C"}, {"A", "C", "B"}, {"B", "B", "A"},
+      {"C"},           {"A", "B", "C"}, {"D", "A", "B"}, {"A", "B", "C"}};
+  for (std::size_t r = 0; r < rounds.size(); ++r) {
+    if (r == 5) {  // B forgotten: prepared again under a new name
+      p.Forget("B");
+      const std::string old = names.at("B");
+      names.erase("B");
+      CHECK(p.Name("B", &prepare) != old);
+      CHECK(prepare);
+      names["B"] = p.Name("B", &prepare);
+    }
+    for (const std::string& sql : rounds[r]) {
+      INFO("round " << r << ", " << sql);
+      const std::string name = p.Name(sql, &prepare);
+      auto [it, added] = names.emplace(sql, name);
+      CHECK(prepare == added);
+      CHECK(it->second == name);
+    }
+  }
+  std::set<std::string> distinct;
+  for (const auto& [sql, name] : names) distinct.insert(name);
+  CHECK(distinct.size() == names.size());
 }
 
 }  // namespace
