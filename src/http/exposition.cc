@@ -57,8 +57,25 @@ std::shared_ptr<RenderedCluster> RenderPart(const Snapshot& snapshot) {
 
 }  // namespace
 
+ExpositionBody::ExpositionBody(
+    std::vector<std::shared_ptr<const RenderedCluster>> parts,
+    std::vector<std::string_view> pieces)
+    : parts_(std::move(parts)), pieces_(std::move(pieces)) {}
+
+const std::shared_ptr<const std::string>& ExpositionBody::text() const {
+  std::call_once(text_once_, [this] {
+    std::size_t size = 0;
+    for (std::string_view p : pieces_) size += p.size();
+    std::string text;
+    text.reserve(size);
+    for (std::string_view p : pieces_) text += p;
+    text_ = std::make_shared<const std::string>(std::move(text));
+  });
+  return text_;
+}
+
 const GzipHead& ExpositionBody::gzip() const {
-  std::call_once(gzip_once_, [this] { gzip_ = GzipStart(*text_); });
+  std::call_once(gzip_once_, [this] { gzip_ = GzipStart(pieces_); });
   return gzip_;
 }
 
@@ -177,25 +194,25 @@ std::shared_ptr<const ExpositionBody> ExpositionCache::Render(
   std::vector<Slot> slots;
   // Interned headers: one address per family.
   std::unordered_map<const std::string*, std::size_t> index;
-  std::size_t size = 0;
+  std::size_t pieces_count = 0;
   for (const auto& part : use) {
     for (const RenderedCluster::Family& f : part->families) {
       auto [it, added] = index.emplace(f.header, slots.size());
       if (added) {
         slots.push_back(Slot{f.header, {}});
-        size += f.header->size();
+        ++pieces_count;
       }
       slots[it->second].samples.push_back(f.samples);
-      size += f.samples.size();
+      ++pieces_count;
     }
   }
-  std::string text;
-  text.reserve(size);
+  std::vector<std::string_view> pieces;
+  pieces.reserve(pieces_count);
   for (const Slot& slot : slots) {
-    text += *slot.header;
-    for (std::string_view s : slot.samples) text += s;
+    pieces.push_back(*slot.header);
+    for (std::string_view s : slot.samples) pieces.push_back(s);
   }
-  body_ = std::make_shared<const ExpositionBody>(std::move(text));
+  body_ = std::make_shared<const ExpositionBody>(use, std::move(pieces));
   parts_ = std::move(use);
   assembled_at_ = now;
   ++assemblies_;

@@ -16,8 +16,9 @@
 // The body is assembled from the pieces grouped by family (one HELP/TYPE
 // per family across every cluster, as the text format requires; families
 // in order of first appearance), and reused while no piece changed, and at
-// most once per `assembly_gap` while scrapes are hot. Its gzip encoding is
-// computed once per body, on the first scrape that asks for it.
+// most once per `assembly_gap` while scrapes are hot. A body is its list of
+// pieces: its gzip encoding is compressed from them, and its text put
+// together, each once per body, on the first scrape that asks for it.
 //
 // Thread safety: every method may be called from any thread; bodies are
 // immutable (their gzip head is computed once, under a once_flag).
@@ -40,17 +41,30 @@
 
 namespace pgre {
 
+struct RenderedCluster;
+
+// A body: the text format of every cluster's series, kept as the pieces it
+// is made of (views into the renderings it holds, and interned headers);
+// its text and its gzip encoding are each made on the first call that asks
+// for it, so that scrapers that all ask for gzip (Prometheus) never have
+// the text put together (at 1 000 servers, a 3.6 MB copy per body and the
+// memory it holds).
 class ExpositionBody {
  public:
-  explicit ExpositionBody(std::string text)
-      : text_(std::make_shared<const std::string>(std::move(text))) {}
-  // The text format of every cluster's series.
-  const std::shared_ptr<const std::string>& text() const { return text_; }
-  // text() gzip-started (gzip.h), computed on the first call.
+  // REQUIRES: `pieces` view into `parts`' text or static strings.
+  ExpositionBody(std::vector<std::shared_ptr<const RenderedCluster>> parts,
+                 std::vector<std::string_view> pieces);
+  // The text format of every cluster's series (the pieces concatenated).
+  const std::shared_ptr<const std::string>& text() const;
+  // The text gzip-started (gzip.h), compressed from the pieces.
   const GzipHead& gzip() const;
 
  private:
-  const std::shared_ptr<const std::string> text_;
+  // Set at construction, never changed after.
+  std::vector<std::shared_ptr<const RenderedCluster>> parts_;
+  std::vector<std::string_view> pieces_;
+  mutable std::once_flag text_once_;
+  mutable std::shared_ptr<const std::string> text_;
   mutable std::once_flag gzip_once_;
   mutable GzipHead gzip_;
 };

@@ -55,6 +55,10 @@ void PutLe32(std::string* out, std::uint32_t v) {
 }  // namespace
 
 GzipHead GzipStart(std::string_view prefix) {
+  return GzipStart(std::vector<std::string_view>{prefix});
+}
+
+GzipHead GzipStart(const std::vector<std::string_view>& prefix) {
   GzipHead head;
   z_stream z{};
   // gzip header (windowBits 15 + 16); the blocks end with a sync flush, at
@@ -63,13 +67,19 @@ GzipHead GzipStart(std::string_view prefix) {
       Z_OK) {
     return head;
   }
-  if (!DeflateAll(&z, prefix, Z_SYNC_FLUSH, &head.bytes)) head.bytes.clear();
+  bool ok = true;
+  for (std::size_t i = 0; ok && i < prefix.size(); ++i) {
+    ok = DeflateAll(&z, prefix[i], Z_NO_FLUSH, &head.bytes);
+    head.size += prefix[i].size();
+  }
+  if (!ok || !DeflateAll(&z, {}, Z_SYNC_FLUSH, &head.bytes)) {
+    head.bytes.clear();
+  }
   // With a gzip wrapper, deflate keeps the CRC-32 of what it read in
   // `adler` (zlib.h): no second pass over the prefix (crc32 of a body of
   // 1 000 servers: 0.85 ms, a seventh of its compression).
   head.crc = z.adler;
   deflateEnd(&z);
-  head.size = prefix.size();
   return head;
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pgre {
 
@@ -33,6 +34,9 @@ struct GzipHead {
   std::uint64_t size = 0;  // length of the prefix
 };
 GzipHead GzipStart(std::string_view prefix);
+// The same for a prefix in pieces, compressed as their concatenation
+// without it being made.
+GzipHead GzipStart(const std::vector<std::string_view>& prefix);
 std::string GzipFinish(const GzipHead& head, std::string_view tail);
 
 // The inverse, for tests; nullopt-like "" with *ok false on a bad stream.

@@ -1,7 +1,10 @@
 #include "http/gzip.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <random>
+#include <string_view>
+#include <vector>
 
 namespace pgre {
 namespace {
@@ -47,6 +50,33 @@ TEST_CASE("a gzip stream in two parts is one valid member", "[gzip]") {
       CHECK(ok);
     }
   }
+}
+
+TEST_CASE("a gzip start from pieces is the start of their concatenation",
+          "[gzip]") {
+  const std::string text = Text(300000, 4);
+  std::mt19937 rng(5);
+  for (int round = 0; round < 20; ++round) {
+    // Cut at random places, empty pieces included.
+    std::vector<std::string_view> pieces;
+    std::size_t at = 0;
+    while (at < text.size()) {
+      const std::size_t n = std::min<std::size_t>(
+          text.size() - at, rng() % (round % 2 ? 40 : 9000));
+      pieces.push_back(std::string_view(text).substr(at, n));
+      at += n;
+    }
+    const GzipHead head = GzipStart(pieces);
+    CHECK(head.size == text.size());
+    bool ok = false;
+    CHECK(Gunzip(head.bytes + GzipFinish(head, "tail\n"), &ok) ==
+          text + "tail\n");
+    CHECK(ok);  // the CRC-32 and the length of every piece
+  }
+  const GzipHead none = GzipStart(std::vector<std::string_view>{});
+  bool ok = false;
+  CHECK(Gunzip(none.bytes + GzipFinish(none, "x"), &ok) == "x");
+  CHECK(ok);
 }
 
 TEST_CASE("a wrong trailer is caught", "[gzip]") {
