@@ -275,6 +275,7 @@ void AppendSampleLine(std::string_view name, std::string_view written,
   }
   char* p = stack;
   auto put = [&p](std::string_view s) {
+    if (s.empty()) return;  // an empty view's data() may be null: no memcpy
     std::memcpy(p, s.data(), s.size());
     p += s.size();
   };
