@@ -114,14 +114,12 @@ void ExpositionCache::Forget(std::string_view cluster) {
   // Released outside the lock.
   std::shared_ptr<const RenderedCluster> part;
   std::shared_ptr<const ExpositionBody> body;
-  std::vector<std::shared_ptr<const RenderedCluster>> parts;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = rendered_.find(cluster);
   if (it == rendered_.end() || now < it->second->fresh_until) return;
   part = std::move(it->second);
   rendered_.erase(it);
   body = std::move(body_);
-  parts.swap(parts_);
 }
 
 std::shared_ptr<const ExpositionBody> ExpositionCache::Render(
@@ -178,9 +176,9 @@ std::shared_ptr<const ExpositionBody> ExpositionCache::Render(
     for (std::size_t i = 0; i < n; ++i) keep[std::string(clusters[i])] = use[i];
     rendered_.swap(keep);
   }
-  if (body_ && use == parts_) return body_;
+  if (body_ && use == body_->parts()) return body_;
   // Only background renderings changed: at most one assembly per gap.
-  if (body_ && missing.empty() && parts_.size() == n &&
+  if (body_ && missing.empty() && body_->parts().size() == n &&
       now - assembled_at_ < options_.assembly_gap) {
     return body_;
   }
@@ -212,8 +210,8 @@ std::shared_ptr<const ExpositionBody> ExpositionCache::Render(
     pieces.push_back(*slot.header);
     for (std::string_view s : slot.samples) pieces.push_back(s);
   }
-  body_ = std::make_shared<const ExpositionBody>(use, std::move(pieces));
-  parts_ = std::move(use);
+  body_ =
+      std::make_shared<const ExpositionBody>(std::move(use), std::move(pieces));
   assembled_at_ = now;
   ++assemblies_;
   return body_;

@@ -58,6 +58,10 @@ class ExpositionBody {
   const std::shared_ptr<const std::string>& text() const;
   // The text gzip-started (gzip.h), compressed from the pieces.
   const GzipHead& gzip() const;
+  // The renderings it was assembled from, in cluster order.
+  const std::vector<std::shared_ptr<const RenderedCluster>>& parts() const {
+    return parts_;
+  }
 
  private:
   // Set at construction, never changed after.
@@ -157,10 +161,9 @@ class ExpositionCache {
   // By cluster name: its latest rendering.
   std::map<std::string, std::shared_ptr<const RenderedCluster>, std::less<>>
       rendered_;  // guarded by mu_
-  // What the body was assembled from, and when.
-  std::vector<std::shared_ptr<const RenderedCluster>> parts_;  // guarded
-  std::shared_ptr<const ExpositionBody> body_;                 // guarded
-  MonoTime assembled_at_{};                                    // guarded
+  // The last body (it holds the renderings it was made of), and when.
+  std::shared_ptr<const ExpositionBody> body_;  // guarded
+  MonoTime assembled_at_{};                     // guarded
   std::atomic<std::uint64_t> scrape_renders_{0}, prerenders_{0}, assemblies_{0};
 };
 

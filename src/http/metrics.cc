@@ -201,14 +201,14 @@ class Families {
       return;
     }
     const LabelRef& first = *labels.begin();
-    if (!head_valid_ || first.first != head_name_ ||
+    // head_text_ is empty only before the first series with a label.
+    if (head_text_.empty() || first.first != head_name_ ||
         first.second != head_value_) {
       head_name_.assign(first.first);
       head_value_.assign(first.second);
       head_text_ = cluster_text_;
       if (!head_text_.empty()) head_text_.push_back(',');
       AppendLabelText(&first, 1, &head_text_);
-      head_valid_ = true;
     }
     AppendSampleLine(s.name, head_text_, labels.begin() + 1, labels.size() - 1,
                      value, &s.text);
@@ -220,7 +220,6 @@ class Families {
   // The first label of the last series (copies) and the text of the
   // cluster's and its label, `cluster="NAME",L="V"`.
   std::string head_name_, head_value_, head_text_;
-  bool head_valid_ = false;
   SlotTable& table_;
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
   std::size_t previous_ = kNone;            // the slot of the last series
