@@ -169,6 +169,12 @@ agent_config() {
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# switches PID: context switches of all its threads so far (each time a
+# thread blocked or was preempted: about one per wakeup of an idle loop).
+switches() {
+  cat /proc/"$1"/task/*/status 2>/dev/null |
+    awk '/^(non)?voluntary_ctxt_switches/ {n += $2} END {print n + 0}'
+}
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 mb() { if [[ $1 == - ]]; then echo -; else awk -v kb="$1" 'BEGIN {printf "%.1f MB", kb / 1024}'; fi; }
@@ -302,9 +308,9 @@ fi
 
 # --- B. the agent alone at 100 and 1000 servers ----------------------------
 if [[ $parts == *B* ]]; then
-declare -A b_lb_wrk b_wrk_busy b_self b_self_busy b_ratio b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll
+declare -A b_lb_wrk b_wrk_busy b_self b_self_busy b_ratio b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll b_wakeups
 # A size not run (PGRE_BENCH_SIZES) prints "-".
-for a in b_lb_wrk b_wrk_busy b_self b_self_busy b_ratio b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll; do
+for a in b_lb_wrk b_wrk_busy b_self b_self_busy b_ratio b_cpu b_cpu_scraped b_rss_scraped b_rss b_anon b_threads b_wrk b_ready b_series b_errors b_polls b_per_poll b_wakeups; do
   printf -v "${a}[25]" '%s' -
   printf -v "${a}[250]" '%s' -
 done
@@ -332,13 +338,17 @@ for clusters in ${PGRE_BENCH_SIZES:-25 250}; do
   sleep 5
   read -r p0 e0 <<<"$(poll_counts)"
   t0=$(cpu_ticks "$agent_pid")
+  w0=$(switches "$agent_pid")
   window unscraped
+  w1=$(switches "$agent_pid")
   t1=$(cpu_ticks "$agent_pid")
   read -r p1 e1 <<<"$(poll_counts)"
   b_errors[$clusters]=$((e1 - e0))
   b_polls[$clusters]=$(awk -v n=$((p1 - p0)) -v w="$b_window" 'BEGIN {printf "%.0f/s", n / w}')
   b_per_poll[$clusters]=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n=$((p1 - p0)) \
     'BEGIN {printf "%.0f us", (n > 0 ? 1e6 * d / hz / n : 0)}')
+  b_wakeups[$clusters]=$(awk -v w=$((w1 - w0)) -v n=$((p1 - p0)) \
+    'BEGIN {printf "%.2f", (n > 0 ? w / n : 0)}')
   b_cpu[$clusters]=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v w="$b_window" \
     'BEGIN {printf "%.1f %%", 100 * d / hz / w}')
   b_rss[$clusters]=$(status_kb "$agent_pid" VmRSS)
@@ -397,6 +407,7 @@ printf '%-34s | %-34s | %s\n' "RSS after, two scrapers" "$(mb "${b_rss_scraped[2
 printf '%-34s | %-34s | %s\n' "threads" "${b_threads[25]}" "${b_threads[250]}"
 printf '%-34s | %-34s | %s\n' "polls done (failed) in those ${b_window} s" "${b_polls[25]} (${b_errors[25]})" "${b_polls[250]} (${b_errors[250]})"
 printf '%-34s | %-34s | %s\n' "agent CPU per poll" "${b_per_poll[25]}" "${b_per_poll[250]}"
+printf '%-34s | %-34s | %s\n' "context switches per poll" "${b_wakeups[25]}" "${b_wakeups[250]}"
 printf '%-34s | %-34s | %s\n' "/metrics series" "${b_series[25]}" "${b_series[250]}"
 printf '%-34s | %-34s | %s\n' "/metrics under wrk -t2 -c8" "${b_wrk[25]}" "${b_wrk[250]}"
 printf '%-34s | %-34s | %s\n' "  the agent's own p99 (histogram)" "${b_self[25]}" "${b_self[250]}"

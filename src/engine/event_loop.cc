@@ -5,20 +5,26 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 
 namespace pgre {
 namespace {
+
+std::atomic<std::uint64_t> early_timer_wakeups{0};
 
 void InitLibevent() {
   static std::once_flag once;
   std::call_once(once, [] { evthread_use_pthreads(); });
 }
 
+// The timeout from now to `deadline`, rounded up, plus the microsecond
+// libevent's clock (a timeval) may lag ours by.
 timeval Until(MonoTime deadline) {
   const auto left = std::max<std::chrono::nanoseconds>(
       std::chrono::nanoseconds(0), deadline - Clock::Real()->Now());
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(left);
+  const auto us = std::chrono::ceil<std::chrono::microseconds>(left) +
+                  std::chrono::microseconds(1);
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(us.count() / 1000000);
   tv.tv_usec = static_cast<suseconds_t>(us.count() % 1000000);
@@ -27,9 +33,18 @@ timeval Until(MonoTime deadline) {
 
 }  // namespace
 
+std::uint64_t EarlyTimerWakeups() { return early_timer_wakeups.load(); }
+
 EventLoop::EventLoop() {
   InitLibevent();
-  base_ = event_base_new();
+  // Timers on the precise monotonic clock (a timerfd under epoll): on
+  // libevent's default coarse clock (a few milliseconds behind) a timer
+  // fires early, and waiting for the rest costs each tick a second wakeup.
+  event_config* config = event_config_new();
+  if (config == nullptr) std::abort();
+  event_config_set_flag(config, EVENT_BASE_FLAG_PRECISE_TIMER);
+  base_ = event_base_new_with_config(config);
+  event_config_free(config);
   if (base_ == nullptr) std::abort();  // out of file descriptors or memory
   posted_ = event_new(base_, -1, EV_PERSIST, &EventLoop::OnPosted, this);
   event_add(posted_, nullptr);
@@ -126,8 +141,7 @@ void Watch::Arm(int fd, bool read, bool write,
   armed_ = true;
   deadline_ = deadline;
   if (deadline) {
-    const timeval tv = Until(*deadline);
-    event_add(ev_, &tv);  // pending already: only the timeout moves
+    AddTimeout(*deadline);  // pending already: only the timeout moves
   } else if (fd < 0) {
     event_del(ev_);  // nothing to wait for: never fires
   } else {
@@ -135,6 +149,16 @@ void Watch::Arm(int fd, bool read, bool write,
     if (event_pending(ev_, EV_TIMEOUT, nullptr)) event_remove_timer(ev_);
     event_add(ev_, nullptr);
   }
+}
+
+void Watch::AddTimeout(MonoTime deadline) {
+  const timeval tv = Until(deadline);
+  // libevent adds a timeout to the time it cached at the start of this loop
+  // iteration: refreshed after the timeout was taken, so the timer fires at
+  // `deadline` or just after, never earlier by the time this iteration's
+  // callbacks took.
+  event_base_update_cache_time(loop_->base());
+  event_add(ev_, &tv);
 }
 
 void Watch::Cancel() {
@@ -153,8 +177,8 @@ void Watch::OnEvent(int, short what, void* self) {
   if (what == EV_TIMEOUT && w->deadline_ &&
       Clock::Real()->Now() < *w->deadline_) {
     // Woken early: wait for the rest (the event keeps its fd and events).
-    const timeval tv = Until(*w->deadline_);
-    event_add(w->ev_, &tv);
+    early_timer_wakeups.fetch_add(1, std::memory_order_relaxed);
+    w->AddTimeout(*w->deadline_);
     return;
   }
   // One callback per Arm. The callback may Arm() again or even destroy

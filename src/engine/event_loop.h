@@ -9,6 +9,7 @@
 #ifndef PGRE_ENGINE_EVENT_LOOP_H_
 #define PGRE_ENGINE_EVENT_LOOP_H_
 
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -67,6 +68,11 @@ class EventLoop {
 // before the socket is closed or replaced by another of the same number
 // (the kernel forgets a closed socket; the registration would not follow
 // the new one).
+// The number of times, process-wide, a Watch's timer fired before its
+// deadline and had to wait for the rest (a wakeup of its loop for nothing).
+// For tests. Thread-safe.
+std::uint64_t EarlyTimerWakeups();
+
 class Watch {
  public:
   struct Ready {
@@ -80,14 +86,18 @@ class Watch {
   Watch& operator=(const Watch&) = delete;
 
   // fd < 0: deadline only. No deadline: wait for the socket alone. The
-  // callback never sees timed_out before `deadline` (libevent's coarse,
-  // cached clock may wake it a few milliseconds early: it waits again).
+  // callback never sees timed_out before `deadline`. The loop's timers run
+  // on the precise monotonic clock, so a timer wakes its loop once, at its
+  // deadline; a wakeup that still comes early waits again (counted by
+  // EarlyTimerWakeups()).
   void Arm(int fd, bool read, bool write, std::optional<MonoTime> deadline);
   void Cancel();
   bool armed() const;
 
  private:
   static void OnEvent(int fd, short what, void* self);
+  // event_add of ev_ with a timeout that ends at `deadline`.
+  void AddTimeout(MonoTime deadline);
 
   EventLoop* loop_;
   std::function<void(Ready)> callback_;

@@ -45,6 +45,51 @@ TEST_CASE("a watch fires at its deadline, once per Arm", "[event_loop]") {
   CHECK_FALSE(watch.armed());
 }
 
+TEST_CASE(
+    "timers re-armed from busy callbacks fire at their deadline, never early",
+    "[event_loop]") {
+  // Pollers' tickers: each callback does some work, then arms the next
+  // deadline. On libevent's coarse clock (milliseconds behind) such timers
+  // fired early and each waited again: two wakeups per tick.
+  EventLoop loop;
+  constexpr int kWatches = 5;
+  constexpr int kTicks = 20;
+  std::vector<std::unique_ptr<Watch>> watches;
+  std::vector<MonoTime> deadlines(kWatches);
+  std::vector<int> ticks(kWatches, 0);
+  std::promise<void> done;
+  int finished = 0;
+  bool early_callback = false;
+  for (int i = 0; i < kWatches; ++i) {
+    watches.push_back(std::make_unique<Watch>(&loop, [&, i](Watch::Ready) {
+      MonoTime now = Clock::Real()->Now();
+      if (now < deadlines[i]) early_callback = true;  // the contract, broken
+      // Busy for 0.3 ms, as a poll's parsing is.
+      const MonoTime until = now + std::chrono::microseconds(300);
+      while (Clock::Real()->Now() < until) {
+      }
+      if (++ticks[i] == kTicks) {
+        if (++finished == kWatches) done.set_value();
+        return;
+      }
+      deadlines[i] = Clock::Real()->Now() + milliseconds(3 + i);
+      watches[i]->Arm(-1, false, false, deadlines[i]);
+    }));
+  }
+  const std::uint64_t early_before = EarlyTimerWakeups();
+  loop.Post([&] {
+    for (int i = 0; i < kWatches; ++i) {
+      deadlines[i] = Clock::Real()->Now() + milliseconds(2);
+      watches[i]->Arm(-1, false, false, deadlines[i]);
+    }
+  });
+  loop.Start();
+  REQUIRE(done.get_future().wait_for(seconds(20)) == std::future_status::ready);
+  loop.Stop();
+  CHECK_FALSE(early_callback);
+  CHECK(EarlyTimerWakeups() - early_before == 0);
+}
+
 TEST_CASE("a watch sees its socket become readable", "[event_loop]") {
   int fds[2];
   REQUIRE(pipe(fds) == 0);
