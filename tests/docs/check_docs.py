@@ -76,6 +76,9 @@ def links(text):
 
 def check(repo):
     problems = []
+    # Absolute, so that a page reached by a link ("../README.md") has the
+    # same name as the page read up front ("./README.md" was another).
+    repo = os.path.abspath(repo)
     readme = os.path.join(repo, "README.md")
     docs_dir = os.path.join(repo, "docs")
     pages = [os.path.join(docs_dir, f) for f in sorted(os.listdir(docs_dir))
@@ -100,7 +103,7 @@ def check(repo):
                         "move reference detail to docs/ and link it")
 
     linked_from_readme = set()
-    for path, text in texts.items():
+    for path, text in list(texts.items()):  # anchors_of() may add more
         name = os.path.relpath(path, repo)
         for n, target in links(text):
             if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):
