@@ -284,6 +284,10 @@ int Serve(const Flags& flags, const AgentConfig& all, WebSecurity security) {
         return p ? p->clusters() : std::make_shared<const ClusterList>();
       },
       BuildInfo{PGRE_VERSION, PGRE_REVISION}, flags.telemetry_path);
+  api.SetWaitingClusters([&] {
+    const std::shared_ptr<Pipeline> p = current();
+    return p ? p->WaitingForMembers() : std::vector<std::string>{};
+  });
   // Each cluster's metrics are rendered on its poll loop after it changed,
   // while scrapes come often; while they are rare, what the last scrape
   // kept of it is released (http/exposition.h).

@@ -131,6 +131,17 @@ std::shared_ptr<const ClusterList> Pipeline::clusters() const {
   return list_;
 }
 
+std::vector<std::string> Pipeline::WaitingForMembers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> names;
+  for (const Slot& s : slots_) {
+    if (s.discovery && !s.state && !s.answered) {
+      names.push_back(s.configured.cluster);
+    }
+  }
+  return names;
+}
+
 std::vector<std::shared_ptr<const Snapshot>> Pipeline::Snapshots() const {
   std::vector<std::shared_ptr<const Snapshot>> out;
   for (const auto& c : *clusters()) out.push_back(c->Get());
@@ -145,6 +156,7 @@ void Pipeline::OnDiscovery(int i, DiscoveryOutcome outcome) {
     std::lock_guard<std::mutex> lock(mu_);
     Slot& slot = slots_.at(i);
     const std::string& name = slot.configured.cluster;
+    slot.answered = true;
     slot.ok = outcome.ok;
     if (slot.state) {
       slot.state->RecordManager(outcome.ok, outcome.error, outcome.url,

@@ -63,6 +63,10 @@ class Pipeline {
   // The published clusters, in configured order (a cluster waiting for its
   // members is not among them).
   std::shared_ptr<const ClusterList> clusters() const;
+  // The clusters with no servers yet whose first discovery round has not
+  // answered (a failed round counts, as a failed first poll does for a
+  // server), in configured order. Thread-safe.
+  std::vector<std::string> WaitingForMembers() const;
   // Whether every poll loop answered since the previous call
   // (Engine::Heartbeat): what feeds the service manager's watchdog.
   bool Heartbeat() { return engine_->Heartbeat(); }
@@ -81,6 +85,7 @@ class Pipeline {
     std::shared_ptr<ClusterState> state;  // null: waiting for members
     // Discovery.
     bool discovery = false;
+    bool answered = false;  // a discovery round has ended (ok or not)
     bool ok = false;
     bool ever_ok = false;
     std::size_t members = 0;

@@ -391,14 +391,27 @@ HttpResponse Api::Ready() const {
     const auto snap = c->Get();
     for (const ServerView& v : snap->servers) waiting += v.polled ? 0 : 1;
   }
+  const std::vector<std::string> clusters_waiting =
+      waiting_ ? waiting_() : std::vector<std::string>{};
   HttpResponse r;
-  if (waiting == 0) {
+  if (waiting == 0 && clusters_waiting.empty()) {
     r.body = "ready\n";
-  } else {
-    r.status = 503;
-    r.body =
-        "not ready: " + std::to_string(waiting) + " servers not polled yet\n";
+    return r;
   }
+  r.status = 503;
+  r.body = "not ready:";
+  if (waiting > 0) {
+    r.body += " " + std::to_string(waiting) + " servers not polled yet";
+  }
+  if (!clusters_waiting.empty()) {
+    r.body += waiting > 0 ? ";" : "";
+    r.body += " waiting for the members of";
+    for (std::size_t i = 0; i < clusters_waiting.size(); ++i) {
+      r.body += (i == 0 ? " " : ", ") + clusters_waiting[i];
+    }
+    r.body += " from Patroni";
+  }
+  r.body += "\n";
   return r;
 }
 

@@ -128,6 +128,15 @@ class Api {
   using ExtraMetrics = std::function<std::vector<prometheus::MetricFamily>()>;
   void SetExtraMetrics(ExtraMetrics extra) { extra_ = std::move(extra); }
 
+  // The clusters that have no servers yet because their first discovery
+  // round (Patroni) has not answered: /-/ready waits for them as for a
+  // server's first poll. REQUIRES: set before serving; `waiting` is
+  // thread-safe.
+  using WaitingClusters = std::function<std::vector<std::string>()>;
+  void SetWaitingClusters(WaitingClusters waiting) {
+    waiting_ = std::move(waiting);
+  }
+
  private:
   HttpResponse Metrics(bool gzip) const;
   HttpResponse Ready() const;
@@ -140,6 +149,7 @@ class Api {
   prometheus::MetricFamily LbChecksFamily(const ClusterList& clusters) const;
 
   ClusterSource source_;
+  WaitingClusters waiting_;
   BuildInfo build_;
   std::string telemetry_path_;
   std::shared_ptr<prometheus::Registry> self_registry_;

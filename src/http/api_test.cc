@@ -130,6 +130,33 @@ TEST_CASE("/-/ready waits for every server's first poll", "[api]") {
   CHECK(api.Handle("GET", "/-/healthy").status == 200);
 }
 
+TEST_CASE("/-/ready waits for clusters whose members are not discovered yet",
+          "[api]") {
+  FakeClock clock;
+  ClusterState store(OneReplica(), &clock);
+  Api api(&store, BuildInfo{"1", "r"});
+  std::vector<std::string> waiting = {"alpha", "beta"};
+  api.SetWaitingClusters([&] { return waiting; });
+  HttpResponse r = api.Handle("GET", "/-/ready");
+  CHECK(r.status == 503);
+  CHECK(r.body ==
+        "not ready: 2 servers not polled yet; waiting for the members of "
+        "alpha, beta from Patroni\n");
+  PollOutcome failed;
+  failed.error = "connect: refused";
+  store.RecordPoll(0, failed);
+  store.RecordPoll(1, failed);
+  r = api.Handle("GET", "/-/ready");
+  CHECK(r.status == 503);
+  CHECK(r.body ==
+        "not ready: waiting for the members of alpha, beta from "
+        "Patroni\n");
+  waiting = {};
+  r = api.Handle("GET", "/-/ready");
+  CHECK(r.status == 200);
+  CHECK(r.body == "ready\n");
+}
+
 TEST_CASE("/metrics is gzipped when the client accepts it", "[api]") {
   FakeClock clock;
   ClusterState store(OneReplica(), &clock);

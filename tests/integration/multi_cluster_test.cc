@@ -3,7 +3,10 @@
 // series, routing and JSON stay right; and 200 servers (50 clusters of 4
 // over one real cluster, each reached as its own role) on the same number
 // of threads as 4, with a hung server delaying none of the others.
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -143,6 +146,74 @@ TEST_CASE("two clusters: one primary hung, the other cluster unaffected",
   CHECK(west_health.status == 200);
   CHECK(agent.GetJson("/v1/system/database/replicas/lag?cluster=nope").status ==
         404);
+}
+
+// A TCP port that accepts connections (the kernel completes the handshake)
+// and never answers: a hung Patroni. Closed on destruction.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+        listen(fd_, 16) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      throw std::runtime_error("SilentListener: cannot listen");
+    }
+    port_ = ntohs(a.sin_port);
+  }
+  ~SilentListener() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST_CASE(
+    "a cluster waiting for its members from Patroni keeps /-/ready at 503 "
+    "until its first discovery round ends",
+    "[multi_cluster]") {
+  TestCluster east(ClusterOptions{.replicas = 1});
+  SilentListener patroni;
+  AgentOptions options;
+  // The discovery round waits connect_timeout (8 s) for the hung Patroni.
+  options.extra_yaml =
+      "  - name: ha\n"
+      "    connect_timeout: 8s\n"
+      "    discovery:\n"
+      "      patroni:\n"
+      "        urls: [\"http://127.0.0.1:" +
+      std::to_string(patroni.port()) +
+      "\"]\n"
+      "        dsn_template: \"host={host} port={port} dbname=postgres "
+      "user=postgres\"\n";
+  options.no_wait_for_servers = true;
+  const auto start = std::chrono::steady_clock::now();
+  AgentProcess agent(MultiClusterYaml({{"east", &east, "", ""}}, options), 2,
+                     options);
+  // east polled: only the cluster without members keeps the agent unready.
+  REQUIRE(agent.ScrapeUntil(
+      [&](const auto& s) {
+        return Value(s, "pg_replica_up", "east", "primary") == 1.0 &&
+               Value(s, "pg_replica_up", "east", east.ReplicaName(0)) == 1.0;
+      },
+      seconds(6)));
+  REQUIRE(std::chrono::steady_clock::now() - start < seconds(7));
+  HttpResponse r = agent.Get("/-/ready");
+  CHECK(r.status == 503);
+  CHECK(r.body == "not ready: waiting for the members of ha from Patroni\n");
+  // The round fails at its deadline: ready (as a server's failed first poll
+  // counts as polled), and the failure is in the metrics.
+  REQUIRE(WaitUntil([&] { return agent.Get("/-/ready").status == 200; },
+                    seconds(30), kStep));
+  CHECK(std::chrono::steady_clock::now() - start >= seconds(7));
+  const auto samples = agent.Scrape();
+  CHECK(Find(samples, "pg_replica_discovery_success", {{"cluster", "ha"}}) ==
+        0.0);
 }
 
 TEST_CASE("200 servers on the threads of 4, and a hung server delays no other",
