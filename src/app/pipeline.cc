@@ -66,6 +66,7 @@ Pipeline::Pipeline(const AgentConfig& config, Handovers handover,
     if (auto it = handover.find(c.cluster); it != handover.end()) {
       restore = std::move(it->second.restore);
       members = std::move(it->second.members);
+      slot.answered = it->second.discovery_answered;
     } else {
       restore = Restore(c.cluster);
     }
@@ -274,6 +275,7 @@ Pipeline::Handovers Pipeline::TakeHandover() const {
     if (s.state) h.restore.state = s.state->Save(boot_id_);
     h.restore.status = h.restore.state ? "" : "missing";
     h.members = s.last_members;
+    h.discovery_answered = s.answered;
     out[s.configured.cluster] = std::move(h);
   }
   return out;

@@ -48,6 +48,9 @@ class Pipeline {
     RestoreInput restore;
     // The members of the last successful discovery, if any.
     std::optional<std::vector<PatroniMember>> members;
+    // Whether a discovery round had ended (ok or not): a cluster still
+    // without members is then not waited for again (WaitingForMembers).
+    bool discovery_answered = false;
   };
   using Handovers = std::map<std::string, Handover>;
 

@@ -214,6 +214,21 @@ TEST_CASE(
   const auto samples = agent.Scrape();
   CHECK(Find(samples, "pg_replica_discovery_success", {{"cluster", "ha"}}) ==
         0.0);
+
+  // After a reload the cluster's round had ended already: it is not waited
+  // for again (the new round takes its 8 s); ready again once east's
+  // servers are polled by the new pipeline.
+  const std::string reloaded =
+      "pg_replica_exporter_config_last_reload_success_timestamp_seconds";
+  const auto before = agent.Metric(reloaded);
+  REQUIRE(before);
+  const auto sighup = std::chrono::steady_clock::now();
+  REQUIRE(agent.process().Signal(SIGHUP));
+  REQUIRE(WaitUntil([&] { return agent.Metric(reloaded) != before; },
+                    seconds(6), milliseconds(50)));
+  CHECK(WaitUntil([&] { return agent.Get("/-/ready").status == 200; },
+                  seconds(6), milliseconds(50)));
+  CHECK(std::chrono::steady_clock::now() - sighup < seconds(7));
 }
 
 TEST_CASE("200 servers on the threads of 4, and a hung server delays no other",
