@@ -56,6 +56,11 @@ class EventLoop {
   bool stopped_ = false;                     // guarded by mu_
 };
 
+// The number of times, process-wide, a Watch's timer fired before its
+// deadline and had to wait for the rest (a wakeup of its loop for nothing).
+// For tests. Thread-safe.
+std::uint64_t EarlyTimerWakeups();
+
 // A socket and/or deadline watch on a loop: calls back once per Arm() when
 // the socket is ready as asked, or when the deadline passes. Re-Arm() to
 // wait again (with another fd, events or deadline). Destroying or Cancel()
@@ -68,11 +73,6 @@ class EventLoop {
 // before the socket is closed or replaced by another of the same number
 // (the kernel forgets a closed socket; the registration would not follow
 // the new one).
-// The number of times, process-wide, a Watch's timer fired before its
-// deadline and had to wait for the rest (a wakeup of its loop for nothing).
-// For tests. Thread-safe.
-std::uint64_t EarlyTimerWakeups();
-
 class Watch {
  public:
   struct Ready {
